@@ -1,0 +1,160 @@
+/**
+ * Batches for training and evaluation, streamed from the shards: a seeded
+ * stratified validation split, a seeded shuffle per epoch, and host buffers laid
+ * out as the net takes them (column chunks), with the next batch read while the
+ * current one trains.
+ * @module
+ */
+import type { SplitReader } from "../pipeline/shard_reader.ts";
+import { seededRandom } from "./random.ts";
+import { chunkRanges, type InputBatch } from "./mlp.ts";
+import { tf } from "./tf.ts";
+
+/** Per-pixel standardisation: x' = (x - mean) · invStd. */
+export interface Standardization {
+  /** Per-pixel mean. */
+  mean: Float32Array;
+  /** Per-pixel 1/std (std floored so flat pixels do not blow up). */
+  invStd: Float32Array;
+}
+
+/** Smallest standard deviation used, in units of the data's scale (1/255 of a gray level for unit scale). */
+export const STD_FLOOR_UNIT = 1 / 255;
+
+/** Builds a standardisation from a split's `pixel-stats.f32` bytes (mean then std). */
+export function standardizationFromStats(stats: Float32Array, recordSize: number, floor: number): Standardization {
+  if (stats.length !== recordSize * 2) {
+    throw new RangeError(`pixel statistics hold ${stats.length} values, expected ${recordSize * 2}`);
+  }
+  const mean = stats.slice(0, recordSize);
+  const invStd = new Float32Array(recordSize);
+  for (let i = 0; i < recordSize; i++) invStd[i] = 1 / Math.max(stats[recordSize + i], floor);
+  return { mean, invStd };
+}
+
+/** Train and validation record indices of a train split. */
+export interface TrainValidation {
+  /** Indices used for training. */
+  train: Uint32Array;
+  /** Indices held out for validation. */
+  validation: Uint32Array;
+}
+
+/** Returns `indices` in a seeded random order (Fisher-Yates). */
+export function shuffled(indices: ArrayLike<number>, seed: number): Uint32Array {
+  const out = Uint32Array.from(indices);
+  const random = seededRandom(seed);
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [out[i], out[j]] = [out[j], out[i]];
+  }
+  return out;
+}
+
+/**
+ * Takes `limit` records (all when undefined) of a split, stratified by label,
+ * then holds out `fraction` of each class for validation. Seeded.
+ */
+export function splitTrainValidation(
+  labels: Uint8Array,
+  options: { fraction: number; seed: number; limit?: number },
+): TrainValidation {
+  const { fraction, seed, limit } = options;
+  if (!(fraction >= 0 && fraction < 1)) throw new RangeError(`--val-fraction must be in [0, 1), got ${fraction}`);
+  const byClass = [0, 1].map((c) =>
+    shuffled(labels.reduce<number[]>((a, l, i) => (l === c && a.push(i), a), []), seed + c)
+  );
+  const total = Math.min(limit ?? labels.length, labels.length);
+  const train: number[] = [], validation: number[] = [];
+  for (const [c, members] of byClass.entries()) {
+    // Each class keeps its share of the limit; the rounding remainder goes to class 1.
+    const share = c === 0
+      ? Math.round((total * members.length) / labels.length)
+      : total - Math.round((total * byClass[0].length) / labels.length);
+    const taken = members.subarray(0, Math.min(share, members.length));
+    const held = Math.round(taken.length * fraction);
+    validation.push(...taken.subarray(0, held));
+    train.push(...taken.subarray(held));
+  }
+  return { train: Uint32Array.from(train).sort(), validation: Uint32Array.from(validation).sort() };
+}
+
+/** A batch in host memory, column-chunked like the first layer. */
+export interface HostBatch {
+  /** Records in the batch. */
+  size: number;
+  /** Chunk-major values: chunk c holds [size, chunkWidth] row-major, chunks one after another. */
+  values: Float32Array;
+  /** Labels as 0/1 floats. */
+  labels: Float32Array;
+}
+
+/** Reads batches of records from a split into chunk-major host buffers. */
+export class BatchLoader {
+  #reader: SplitReader;
+  #standardization?: Standardization;
+  #ranges: [number, number][];
+
+  /** Creates a loader over `reader`, standardising when given statistics. */
+  constructor(reader: SplitReader, standardization?: Standardization) {
+    this.#reader = reader;
+    this.#standardization = standardization;
+    this.#ranges = chunkRanges(reader.recordSize);
+  }
+
+  /** Reads the records `indices` (any order) into one host batch. */
+  async load(indices: Uint32Array): Promise<HostBatch> {
+    // Reading in file order is faster; order within a batch does not change its gradient.
+    const sorted = Uint32Array.from(indices).sort();
+    const { values: rows, labels } = await this.#reader.readBatch(sorted);
+    const n = sorted.length, width = this.#reader.recordSize;
+    const values = new Float32Array(n * width);
+    const s = this.#standardization;
+    for (const [a, b] of this.#ranges) {
+      const chunkWidth = b - a, base = a * n;
+      for (let r = 0; r < n; r++) {
+        const source = rows.subarray(r * width + a, r * width + b);
+        const target = base + r * chunkWidth;
+        if (!s) {
+          values.set(source, target);
+        } else {
+          for (let k = 0; k < chunkWidth; k++) values[target + k] = (source[k] - s.mean[a + k]) * s.invStd[a + k];
+        }
+      }
+    }
+    return { size: n, values, labels: Float32Array.from(labels) };
+  }
+
+  /** Turns a host batch into tensors (the caller disposes them with {@linkcode disposeInput}). */
+  toTensors(batch: HostBatch): InputBatch {
+    const chunks = this.#ranges.map(([a, b]) =>
+      tf.tensor2d(batch.values.subarray(a * batch.size, b * batch.size), [batch.size, b - a])
+    );
+    return { chunks, labels: tf.tensor2d(batch.labels, [1, batch.size]) };
+  }
+}
+
+/** Frees a batch's tensors. */
+export function disposeInput(batch: InputBatch): void {
+  batch.chunks.forEach((c) => c.dispose());
+  batch.labels.dispose();
+}
+
+/**
+ * Yields host batches of `order` (in that order, `batchSize` at a time), reading
+ * the next one while the caller works on the current.
+ */
+export async function* prefetchBatches(
+  loader: BatchLoader,
+  order: Uint32Array,
+  batchSize: number,
+): AsyncGenerator<HostBatch> {
+  const slice = (i: number) => order.subarray(i * batchSize, Math.min(order.length, (i + 1) * batchSize));
+  const count = Math.ceil(order.length / batchSize);
+  let next = count > 0 ? loader.load(slice(0)) : null;
+  for (let i = 0; i < count; i++) {
+    const current = await next!;
+    next = i + 1 < count ? loader.load(slice(i + 1)) : null;
+    yield current;
+  }
+}

@@ -1,0 +1,347 @@
+/**
+ * The fully-connected nets of the assignment, with a hand-written forward and
+ * backward pass laid out for speed on tfjs-wasm.
+ *
+ * Layout, and why:
+ * - each weight is kept as [out, in] and activations as [features, batch], so
+ *   every forward product is W·H with the weight as the left operand. XNNPACK
+ *   packs (copies and re-arranges) the right operand of a product and caches the
+ *   packing by tensor id; a big weight on the right would be re-packed on every
+ *   step, and a weight updated in place would be served stale from that cache.
+ *   With this layout only the small activations get packed, and the optimizer
+ *   can update weights in place.
+ * - the first layer's weight is split into column chunks of {@linkcode CHUNK_SIZE}
+ *   inputs: XNNPACK's kernels do not block the inner dimension, and with 51,529
+ *   inputs the operands stop fitting in cache (7 GFLOP/s whole, 20+ chunked).
+ * - no product has a transposed operand: tfjs-wasm's transposed matMul runs 10-20x
+ *   slower than a plain one.
+ * - a thin first layer (part1's 5 units) turns this around: packing the 13 MB input
+ *   twice per step would cost more than everything else, so there the input is the
+ *   left operand and a fresh transposed copy of the small weight the right one.
+ * The saved model is converted to the standard tfjs layers format (model_files.ts).
+ * @module
+ */
+import { tensorMemory, tf } from "./tf.ts";
+
+/** Inputs per column chunk of a weight matrix. */
+export const CHUNK_SIZE = 4096;
+/** BatchNorm epsilon (as PyTorch). */
+export const BN_EPSILON = 1e-5;
+/** BatchNorm moving-average momentum (Keras convention: moving = m·moving + (1-m)·batch). */
+export const BN_MOMENTUM = 0.9;
+
+/** The shape and options of a net. */
+export interface MlpSpec {
+  /** Inputs (size*size of the cache). */
+  inputSize: number;
+  /** Hidden layer widths. */
+  hidden: number[];
+  /** Dense -> BatchNorm -> ReLU in every hidden layer (part3), or Dense+bias -> ReLU (part1). */
+  batchNorm: boolean;
+  /** Dropout rate after each hidden ReLU (0 = none). */
+  dropout: number;
+}
+
+/** The assignment's two nets (input size is filled in from the cache). */
+export const MODEL_PRESETS: Record<string, Omit<MlpSpec, "inputSize">> = {
+  part1: { hidden: [5, 3], batchNorm: false, dropout: 0 },
+  part3: { hidden: [1024, 2048, 2048, 1024], batchNorm: true, dropout: 0 },
+};
+
+/** One dense layer's parameters. */
+export interface DenseLayer {
+  /** Inputs. */
+  inputSize: number;
+  /** Outputs. */
+  outputSize: number;
+  /** Weight column chunks, each [out, chunk]; together the [out, in] weight. */
+  weights: tf.Tensor2D[];
+  /** Bias [out, 1] (layers without BatchNorm, and the output layer). */
+  bias?: tf.Tensor2D;
+  /** BatchNorm scale [out, 1]. */
+  gamma?: tf.Tensor2D;
+  /** BatchNorm shift [out, 1]. */
+  beta?: tf.Tensor2D;
+  /** BatchNorm moving mean [out, 1]. */
+  movingMean?: tf.Tensor2D;
+  /** BatchNorm moving variance [out, 1]. */
+  movingVariance?: tf.Tensor2D;
+}
+
+/** A net: its spec and layers (hidden layers, then the 1-unit output layer). */
+export interface Mlp {
+  /** The spec it was built from. */
+  spec: MlpSpec;
+  /** Layers in order. */
+  layers: DenseLayer[];
+}
+
+/** A trainable tensor and what it is, for the optimizer. */
+export interface Parameter {
+  /** The tensor, updated in place. */
+  tensor: tf.Tensor;
+  /** Kind: weights get L2; BatchNorm and bias do not. */
+  kind: "weight" | "bias" | "gamma" | "beta";
+}
+
+/** Column ranges [start, end) of the chunks of an `inputSize`-wide weight. */
+export function chunkRanges(inputSize: number): [number, number][] {
+  const ranges: [number, number][] = [];
+  for (let start = 0; start < inputSize; start += CHUNK_SIZE) {
+    ranges.push([start, Math.min(inputSize, start + CHUNK_SIZE)]);
+  }
+  return ranges;
+}
+
+/**
+ * Builds a net with seeded initialisation: He normal (std sqrt(2/fan_in)) for
+ * the ReLU layers, Glorot normal for the sigmoid output, zero biases, BatchNorm
+ * at gamma 1, beta 0.
+ */
+export function buildMlp(spec: MlpSpec, seed: number): Mlp {
+  const sizes = [spec.inputSize, ...spec.hidden, 1];
+  const layers: DenseLayer[] = [];
+  for (let l = 0; l < sizes.length - 1; l++) {
+    const [fanIn, fanOut] = [sizes[l], sizes[l + 1]];
+    const output = l === sizes.length - 2;
+    const std = output ? Math.sqrt(2 / (fanIn + fanOut)) : Math.sqrt(2 / fanIn);
+    const weights = chunkRanges(fanIn).map(([a, b], c) =>
+      tf.keep(tf.randomNormal([fanOut, b - a], 0, std, "float32", seed * 7919 + l * 1009 + c)) as tf.Tensor2D
+    );
+    const layer: DenseLayer = { inputSize: fanIn, outputSize: fanOut, weights };
+    if (spec.batchNorm && !output) {
+      layer.gamma = tf.keep(tf.ones([fanOut, 1]));
+      layer.beta = tf.keep(tf.zeros([fanOut, 1]));
+      layer.movingMean = tf.keep(tf.zeros([fanOut, 1]));
+      layer.movingVariance = tf.keep(tf.ones([fanOut, 1]));
+    } else {
+      layer.bias = tf.keep(tf.zeros([fanOut, 1]));
+    }
+    layers.push(layer);
+  }
+  return { spec, layers };
+}
+
+/** The trainable tensors in a fixed order (the order of gradients from {@linkcode trainStep}). */
+export function parameters(mlp: Mlp): Parameter[] {
+  const list: Parameter[] = [];
+  for (const layer of mlp.layers) {
+    for (const w of layer.weights) list.push({ tensor: w, kind: "weight" });
+    if (layer.bias) list.push({ tensor: layer.bias, kind: "bias" });
+    if (layer.gamma) list.push({ tensor: layer.gamma, kind: "gamma" }, { tensor: layer.beta!, kind: "beta" });
+  }
+  return list;
+}
+
+/** Every tensor of the net, trainable or not, in a fixed order (for checkpoints). */
+export function stateTensors(mlp: Mlp): tf.Tensor[] {
+  const list: tf.Tensor[] = [];
+  for (const layer of mlp.layers) {
+    list.push(...layer.weights);
+    for (const t of [layer.bias, layer.gamma, layer.beta, layer.movingMean, layer.movingVariance]) if (t) list.push(t);
+  }
+  return list;
+}
+
+/** Number of trainable values. */
+export function countParameters(mlp: Mlp): number {
+  return parameters(mlp).reduce((n, p) => n + p.tensor.size, 0);
+}
+
+/** Frees every tensor of the net. */
+export function disposeMlp(mlp: Mlp): void {
+  stateTensors(mlp).forEach((t) => t.dispose());
+}
+
+/** A batch as the net takes it: the input in column chunks, each [batch, chunk], and labels [1, batch]. */
+export interface InputBatch {
+  /** Input columns chunked like the first layer's weight. */
+  chunks: tf.Tensor2D[];
+  /** Labels 0/1 as float [1, batch]. */
+  labels: tf.Tensor2D;
+}
+
+/** What one training step gives back. */
+export interface StepResult {
+  /** Gradients, in {@linkcode parameters} order (caller disposes). */
+  gradients: tf.Tensor[];
+  /** Mean binary cross-entropy of the batch. */
+  loss: number;
+  /** Correctly classified samples in the batch (training-mode forward). */
+  correct: number;
+}
+
+/** Options of {@linkcode trainStep}. */
+export interface StepOptions {
+  /** Seed for this step's dropout masks. */
+  dropoutSeed?: number;
+}
+
+/** Product of a chunked [out, in] weight with chunked transposed input [in, batch]. */
+function chunkedProduct(weights: tf.Tensor2D[], inputT: tf.Tensor2D[]): tf.Tensor2D {
+  let sum: tf.Tensor2D = tf.matMul(weights[0], inputT[0]);
+  for (let c = 1; c < weights.length; c++) sum = tf.add(sum, tf.matMul(weights[c], inputT[c])) as tf.Tensor2D;
+  return sum;
+}
+
+/** Widest first layer computed as input·Wᵀ (see the module doc); wider ones as W·inputᵀ. */
+export const THIN_LAYER = 32;
+
+/** First-layer product Z^T = W·X^T [out, batch] from input chunks [batch, chunk], in the cheaper orientation. */
+function firstLayerProduct(layer: DenseLayer, chunks: tf.Tensor2D[], chunksT: () => tf.Tensor2D[]): tf.Tensor2D {
+  if (layer.outputSize > THIN_LAYER) return chunkedProduct(layer.weights, chunksT());
+  let sum: tf.Tensor2D = tf.matMul(chunks[0], tf.transpose(layer.weights[0]));
+  for (let c = 1; c < chunks.length; c++) sum = tf.add(sum, tf.matMul(chunks[c], tf.transpose(layer.weights[c])));
+  return tf.transpose(sum);
+}
+
+/** Splits a [features, batch] activation into [chunk, batch] row blocks matching {@linkcode chunkRanges}. */
+function rowChunks(activationT: tf.Tensor2D, size: number): tf.Tensor2D[] {
+  const ranges = chunkRanges(size);
+  if (ranges.length === 1) return [activationT];
+  return ranges.map(([a, b]) => tf.slice(activationT, [a, 0], [b - a, activationT.shape[1]]));
+}
+
+/**
+ * One forward and backward pass in training mode (batch statistics, dropout):
+ * returns the gradients of the mean binary cross-entropy and updates the
+ * BatchNorm moving statistics.
+ */
+export function trainStep(mlp: Mlp, batch: InputBatch, options: StepOptions = {}): StepResult {
+  const { layers, spec } = mlp;
+  const batchSize = batch.labels.shape[1];
+  const movingUpdates: [tf.Tensor2D, tf.Tensor2D, tf.Tensor2D, tf.Tensor2D][] = [];
+  const result = tf.tidy(() => {
+    // Forward, keeping what the backward pass needs.
+    let transposedInput: tf.Tensor2D[] | undefined;
+    const inputT = () => transposedInput ??= batch.chunks.map((x) => tf.transpose(x));
+    const inputsT: tf.Tensor2D[][] = [[]]; // [l]: input of layer l, transposed (layer 0 reads batch.chunks)
+    const saved: { z: tf.Tensor2D; xhat?: tf.Tensor2D; inv?: tf.Tensor2D; mask?: tf.Tensor2D; relu?: tf.Tensor2D }[] =
+      [];
+    let logits!: tf.Tensor2D;
+    for (const [l, layer] of layers.entries()) {
+      const z = l === 0 ? firstLayerProduct(layer, batch.chunks, inputT) : chunkedProduct(layer.weights, inputsT[l]);
+      if (l === layers.length - 1) {
+        logits = tf.add(z, layer.bias!);
+        saved.push({ z: logits });
+        break;
+      }
+      let y: tf.Tensor2D;
+      const entry: (typeof saved)[number] = { z };
+      if (layer.gamma) {
+        const mean = tf.mean(z, 1, true) as tf.Tensor2D;
+        const centered = tf.sub(z, mean);
+        const variance = tf.mean(tf.square(centered), 1, true) as tf.Tensor2D;
+        const inv = tf.rsqrt(tf.add(variance, BN_EPSILON)) as tf.Tensor2D;
+        const xhat = tf.mul(centered, inv);
+        y = tf.add(tf.mul(xhat, layer.gamma), layer.beta!);
+        Object.assign(entry, { xhat, inv });
+        movingUpdates.push([
+          layer.movingMean!,
+          layer.movingVariance!,
+          tf.keep(tf.add(tf.mul(layer.movingMean!, BN_MOMENTUM), tf.mul(mean, 1 - BN_MOMENTUM))),
+          tf.keep(tf.add(tf.mul(layer.movingVariance!, BN_MOMENTUM), tf.mul(variance, 1 - BN_MOMENTUM))),
+        ]);
+      } else {
+        y = tf.add(z, layer.bias!);
+      }
+      let a = tf.relu(y);
+      entry.relu = y;
+      if (spec.dropout > 0) {
+        const keep = 1 - spec.dropout;
+        const seed = (options.dropoutSeed ?? 0) * 131 + l;
+        const mask = tf.div(tf.cast(tf.less(tf.randomUniform(a.shape, 0, 1, "float32", seed), keep), "float32"), keep);
+        a = tf.mul(a, mask);
+        entry.mask = mask as tf.Tensor2D;
+      }
+      saved.push(entry);
+      inputsT.push(rowChunks(a, layer.outputSize));
+    }
+
+    // Loss: mean of softplus(z) - y·z, the stable form of sigmoid + cross-entropy.
+    const labels = batch.labels;
+    const loss = tf.mean(tf.sub(tf.softplus(logits), tf.mul(labels, logits)));
+    const probabilities = tf.sigmoid(logits);
+    const correct = tf.sum(tf.cast(tf.equal(tf.greater(probabilities, 0.5), tf.cast(labels, "bool")), "float32"));
+
+    // Backward: per layer, the weight-chunk gradients and the bias or gamma/beta gradients.
+    const weightGrads: tf.Tensor[][] = [], otherGrads: tf.Tensor[][] = layers.map(() => []);
+    let dz = tf.div(tf.sub(probabilities, labels), batchSize) as tf.Tensor2D; // dL/dz of the output
+    for (let l = layers.length - 1; l >= 0; l--) {
+      const layer = layers[l];
+      if (l === 0 && layer.outputSize <= THIN_LAYER) {
+        // dWᵀ = Xᵀ·dZᵀ with the input as left operand, then back to [out, chunk].
+        const dzT = tf.transpose(dz);
+        weightGrads[l] = inputT().map((xT) => tf.transpose(tf.matMul(xT, dzT)));
+      } else {
+        // dW = dZ · H, with H the (non-transposed) input chunks [batch, chunk].
+        const inputs = l === 0 ? batch.chunks : inputsT[l].map((h) => tf.transpose(h));
+        weightGrads[l] = inputs.map((h) => tf.matMul(dz, h));
+      }
+      if (layer.bias) otherGrads[l] = [tf.sum(dz, 1, true)];
+      if (l === 0) break;
+      // dH^T = W^T · dZ, with W^T made fresh so that it is an ordinary left operand.
+      const whole = layer.weights.length === 1 ? layer.weights[0] : tf.concat(layer.weights, 1);
+      let da = tf.matMul(tf.transpose(whole), dz) as tf.Tensor2D;
+      const below = saved[l - 1];
+      if (below.mask) da = tf.mul(da, below.mask);
+      let dy = tf.mul(da, tf.step(below.relu!)) as tf.Tensor2D;
+      const previous = layers[l - 1];
+      if (previous.gamma) {
+        // BatchNorm backward over the batch axis.
+        const xhat = below.xhat!;
+        const dyXhat = tf.mul(dy, xhat);
+        otherGrads[l - 1] = [tf.sum(dyXhat, 1, true), tf.sum(dy, 1, true)];
+        const centred = tf.sub(tf.sub(dy, tf.mean(dy, 1, true)), tf.mul(xhat, tf.mean(dyXhat, 1, true)));
+        dy = tf.mul(tf.mul(previous.gamma, below.inv!), centred) as tf.Tensor2D;
+      }
+      dz = dy;
+    }
+    return { gradients: layers.flatMap((_, l) => [...weightGrads[l], ...otherGrads[l]]), loss, correct };
+  });
+  for (const [mean, variance, newMean, newVariance] of movingUpdates) {
+    tensorCopyInto(newMean, mean);
+    tensorCopyInto(newVariance, variance);
+    newMean.dispose();
+    newVariance.dispose();
+  }
+  const loss = result.loss.dataSync()[0];
+  const correct = result.correct.dataSync()[0];
+  result.loss.dispose();
+  result.correct.dispose();
+  return { gradients: result.gradients, loss, correct };
+}
+
+function tensorCopyInto(source: tf.Tensor, target: tf.Tensor): void {
+  // Moving statistics are never a right-hand matMul operand, so an in-place write is safe.
+  const values = source.dataSync() as Float32Array;
+  tensorMemory(target).set(values);
+}
+
+/** Inference-mode forward pass (moving statistics, no dropout): P(label 1) for each sample, shape [1, batch]. */
+export function predictProbabilities(mlp: Mlp, chunks: tf.Tensor2D[]): tf.Tensor2D {
+  return tf.tidy(() => {
+    let inputT: tf.Tensor2D[] = [];
+    let out!: tf.Tensor2D;
+    for (const [l, layer] of mlp.layers.entries()) {
+      const z = l === 0
+        ? firstLayerProduct(layer, chunks, () => chunks.map((x) => tf.transpose(x)))
+        : chunkedProduct(layer.weights, inputT);
+      if (l === mlp.layers.length - 1) {
+        out = tf.sigmoid(tf.add(z, layer.bias!));
+        break;
+      }
+      const y = layer.gamma
+        ? tf.add(
+          tf.mul(
+            tf.mul(tf.sub(z, layer.movingMean!), tf.rsqrt(tf.add(layer.movingVariance!, BN_EPSILON))),
+            layer.gamma,
+          ),
+          layer.beta!,
+        )
+        : tf.add(z, layer.bias!);
+      inputT = rowChunks(tf.relu(y) as tf.Tensor2D, layer.outputSize);
+    }
+    return out;
+  });
+}

@@ -1,0 +1,188 @@
+/**
+ * Model files: the trained net as a standard TensorFlow.js layers model
+ * (`model.json` + `weights.bin`, loadable with `tf.loadLayersModel` in a browser),
+ * written and read through our own IOHandler because tfjs's `file://` handler
+ * needs tfjs-node. Training writes with this module and inference reads with it.
+ *
+ * `model.json`'s `userDefinedMetadata.dognet` holds what inference needs to
+ * repeat the preprocessing: {@linkcode ModelMetadata}.
+ * @module
+ */
+import { join } from "node:path";
+import { writeFileAtomic } from "../pipeline/atomic_file.ts";
+import type { PreprocessParams } from "../pipeline/decode_gray.ts";
+import { tf } from "./tf.ts";
+import { BN_EPSILON, BN_MOMENTUM, type Mlp } from "./mlp.ts";
+
+/** File names inside a model directory. */
+export const MODEL_FILES = { model: "model.json", weights: "weights.bin", stats: "pixel-stats.f32" } as const;
+
+/** What a model carries besides its weights. */
+export interface ModelMetadata {
+  /** Inputs (size*size). */
+  inputSize: number;
+  /** Names of label 0 and label 1. */
+  classes: [string, string];
+  /** The preprocessing the training data had (from the cache's manifest). */
+  preprocess: PreprocessParams;
+  /** Per-pixel standardisation applied before the net, with its statistics file in the model directory. */
+  standardize: { file: string; stdFloor: number } | null;
+  /** Which preset or shape the net has. */
+  architecture: { model: string; hidden: number[]; batchNorm: boolean; dropout: number };
+}
+
+/** Raised when a model directory is missing, incomplete or inconsistent. */
+export class ModelFileError extends Error {
+  /** Creates the error; the message names the file. */
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "ModelFileError";
+  }
+}
+
+/** Builds the equivalent tfjs layers model (Dense -> [BatchNorm] -> ReLU ... -> Dense sigmoid) holding `mlp`'s weights. */
+export function toLayersModel(mlp: Mlp): tf.LayersModel {
+  const { spec, layers } = mlp;
+  const model = tf.sequential();
+  const weights: tf.Tensor[] = [];
+  for (const [l, layer] of layers.entries()) {
+    const output = l === layers.length - 1;
+    const common = { units: layer.outputSize, kernelInitializer: "zeros", name: `dense_${l + 1}` } as const;
+    model.add(tf.layers.dense({
+      ...common,
+      useBias: layer.bias !== undefined,
+      activation: output ? "sigmoid" : "linear",
+      ...(l === 0 ? { inputShape: [layer.inputSize] } : {}),
+    }));
+    // Our weight is [out, in] in column chunks; Keras's kernel is [in, out].
+    weights.push(
+      tf.tidy(() => tf.transpose(layer.weights.length === 1 ? layer.weights[0] : tf.concat(layer.weights, 1))),
+    );
+    if (layer.bias) weights.push(tf.reshape(layer.bias, [layer.outputSize]));
+    if (output) break;
+    if (layer.gamma) {
+      model.add(
+        tf.layers.batchNormalization({
+          axis: -1,
+          epsilon: BN_EPSILON,
+          momentum: BN_MOMENTUM,
+          name: `batch_norm_${l + 1}`,
+        }),
+      );
+      for (const t of [layer.gamma, layer.beta!, layer.movingMean!, layer.movingVariance!]) {
+        weights.push(tf.reshape(t, [layer.outputSize]));
+      }
+    }
+    model.add(tf.layers.activation({ activation: "relu", name: `relu_${l + 1}` }));
+    if (spec.dropout > 0) model.add(tf.layers.dropout({ rate: spec.dropout, name: `dropout_${l + 1}` }));
+  }
+  model.setWeights(weights);
+  weights.forEach((w) => w.dispose());
+  return model;
+}
+
+/** Writes `model` as model.json + weights.bin in `dir` (weights first, each file atomically). */
+export async function saveLayersModel(dir: string, model: tf.LayersModel, metadata: ModelMetadata): Promise<void> {
+  await Deno.mkdir(dir, { recursive: true });
+  await model.save(tf.io.withSaveHandler(async (artifacts) => {
+    const weightData = artifacts.weightData;
+    const bytes = weightData instanceof ArrayBuffer
+      ? new Uint8Array(weightData)
+      : new Uint8Array(await new Blob((weightData ?? []) as ArrayBuffer[]).arrayBuffer());
+    await writeFileAtomic(join(dir, MODEL_FILES.weights), bytes);
+    const json = {
+      format: artifacts.format ?? "layers-model",
+      generatedBy: artifacts.generatedBy,
+      convertedBy: artifacts.convertedBy ?? null,
+      modelTopology: artifacts.modelTopology,
+      weightsManifest: [{ paths: [MODEL_FILES.weights], weights: artifacts.weightSpecs }],
+      userDefinedMetadata: { dognet: metadata },
+    };
+    await writeFileAtomic(join(dir, MODEL_FILES.model), new TextEncoder().encode(JSON.stringify(json)));
+    return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: "JSON", weightDataBytes: bytes.length } };
+  }));
+}
+
+/** A model read back from a directory. */
+export interface LoadedModel {
+  /** The tfjs layers model. */
+  model: tf.LayersModel;
+  /** Its metadata. */
+  metadata: ModelMetadata;
+  /** The standardisation statistics (mean then std), when the model uses them. */
+  stats: Float32Array | null;
+}
+
+/** Reads a model directory written by {@linkcode saveLayersModel}, checking every file against the manifest. */
+export async function loadLayersModel(dir: string): Promise<LoadedModel> {
+  const modelPath = join(dir, MODEL_FILES.model);
+  const text = await readOrExplain(modelPath, dir, (p) => Deno.readTextFile(p));
+  let json;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    throw new ModelFileError(`${modelPath} is not valid JSON (truncated?): ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
+  const manifest = json.weightsManifest?.[0];
+  const metadata: ModelMetadata | undefined = json.userDefinedMetadata?.dognet;
+  if (!json.modelTopology || !manifest?.weights || !metadata) {
+    throw new ModelFileError(
+      `${modelPath} is not a dognet tfjs layers model (no modelTopology, weightsManifest or metadata)`,
+    );
+  }
+  const weightsPath = join(dir, manifest.paths[0]);
+  const weightData = await readOrExplain(weightsPath, dir, (p) => Deno.readFile(p));
+  const expected = manifest.weights.reduce(
+    (n: number, w: { shape: number[] }) => n + 4 * w.shape.reduce((a: number, b: number) => a * b, 1),
+    0,
+  );
+  if (weightData.length !== expected) {
+    throw new ModelFileError(
+      `${weightsPath} is ${weightData.length} bytes, ${modelPath} describes ${expected}: the files do not belong together or one is truncated`,
+    );
+  }
+  let stats: Float32Array | null = null;
+  if (metadata.standardize) {
+    const bytes = await readOrExplain(join(dir, metadata.standardize.file), dir, (p) => Deno.readFile(p));
+    if (bytes.length !== metadata.inputSize * 8) {
+      throw new ModelFileError(
+        `${join(dir, metadata.standardize.file)} has ${bytes.length} bytes, expected ${metadata.inputSize * 8}`,
+      );
+    }
+    stats = new Float32Array(bytes.buffer, bytes.byteOffset, metadata.inputSize * 2);
+  }
+  const model = await tf.loadLayersModel(tf.io.fromMemory({
+    modelTopology: json.modelTopology,
+    weightSpecs: manifest.weights,
+    weightData: weightData.buffer.slice(
+      weightData.byteOffset,
+      weightData.byteOffset + weightData.length,
+    ) as ArrayBuffer,
+  }));
+  const inputShape = model.inputs[0].shape;
+  if (inputShape[1] !== metadata.inputSize) {
+    model.dispose();
+    throw new ModelFileError(
+      `${modelPath}: the net takes ${inputShape[1]} inputs but its metadata says ${metadata.inputSize}`,
+    );
+  }
+  return { model, metadata, stats };
+}
+
+async function readOrExplain<T>(path: string, dir: string, read: (path: string) => Promise<T>): Promise<T> {
+  try {
+    return await read(path);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) {
+      const dirExists = await Deno.stat(dir).then(() => true, () => false);
+      throw new ModelFileError(
+        dirExists
+          ? `${path} is missing: ${dir} is not a complete model directory`
+          : `model directory ${dir} does not exist`,
+      );
+    }
+    throw error;
+  }
+}

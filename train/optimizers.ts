@@ -1,0 +1,124 @@
+/**
+ * Optimizers that update weights in place, in one JavaScript pass per tensor,
+ * with their state (moments) in ordinary Float32Arrays outside the WASM heap.
+ *
+ * tfjs's own `tf.train.adam` builds about 14 full-size temporaries per variable
+ * inside one step; for part3's 211 MB first-layer weight that is ~2.9 GB in a
+ * 4 GiB heap, and it crashed. Formulas follow PyTorch's.
+ * @module
+ */
+import { tensorMemory, type tf } from "./tf.ts";
+import type { Parameter } from "./mlp.ts";
+
+/** Optimizer names. */
+export type OptimizerName = "adam" | "sgd" | "momentum" | "rmsprop";
+
+/** Optimizer settings. */
+export interface OptimizerOptions {
+  /** Which update rule. */
+  name: OptimizerName;
+  /** L2 penalty on weights (not on biases or BatchNorm), added to the gradient as l2·w. */
+  l2?: number;
+  /** Adam beta1 / momentum coefficient. */
+  beta1?: number;
+  /** Adam beta2 / RMSprop decay. */
+  beta2?: number;
+  /** Denominator epsilon. */
+  epsilon?: number;
+}
+
+/** Saved optimizer state: step count and one array per state slot per parameter. */
+export interface OptimizerState {
+  /** Steps taken. */
+  step: number;
+  /** State arrays, slot-major: [slot][parameter]. */
+  slots: Float32Array[][];
+}
+
+/** An in-place optimizer over a fixed parameter list. */
+export class Optimizer {
+  readonly options: Required<OptimizerOptions>;
+  #parameters: Parameter[];
+  #slots: Float32Array[][];
+  #step = 0;
+
+  /** Creates state for `parameters` (zeros). */
+  constructor(parameters: Parameter[], options: OptimizerOptions) {
+    const defaults = { adam: [0.9, 0.999, 1e-8], sgd: [0, 0, 0], momentum: [0.9, 0, 0], rmsprop: [0, 0.99, 1e-8] };
+    if (!(options.name in defaults)) {
+      throw new TypeError(`unknown optimizer "${options.name}": use adam, sgd, momentum or rmsprop`);
+    }
+    const [beta1, beta2, epsilon] = defaults[options.name];
+    this.options = { l2: 0, beta1, beta2, epsilon, ...options };
+    this.#parameters = parameters;
+    const slotCount = { adam: 2, sgd: 0, momentum: 1, rmsprop: 1 }[options.name];
+    this.#slots = Array.from({ length: slotCount }, () => parameters.map((p) => new Float32Array(p.tensor.size)));
+  }
+
+  /** Steps taken so far. */
+  get step(): number {
+    return this.#step;
+  }
+
+  /** Applies one update with learning rate `lr`, given gradients in parameter order (not disposed here). */
+  apply(gradients: tf.Tensor[], lr: number): void {
+    if (gradients.length !== this.#parameters.length) {
+      throw new RangeError(`got ${gradients.length} gradients for ${this.#parameters.length} parameters`);
+    }
+    this.#step++;
+    const { name, l2, beta1, beta2, epsilon } = this.options;
+    const t = this.#step;
+    for (const [i, parameter] of this.#parameters.entries()) {
+      // Views are taken here, after any allocation, because the heap may have moved.
+      const w = tensorMemory(parameter.tensor);
+      const g = tensorMemory(gradients[i]);
+      const decay = parameter.kind === "weight" ? l2 : 0;
+      const n = w.length;
+      if (name === "adam") {
+        const m = this.#slots[0][i], v = this.#slots[1][i];
+        const c1 = 1 - beta1 ** t, c2 = Math.sqrt(1 - beta2 ** t);
+        const stepSize = lr / c1, eps = epsilon * c2;
+        // w -= lr·m̂/(√v̂+ε)  ==  w -= (lr/c1)·m/(√v + ε·c2)·c2
+        for (let k = 0; k < n; k++) {
+          const grad = g[k] + decay * w[k];
+          const mk = beta1 * m[k] + (1 - beta1) * grad;
+          const vk = beta2 * v[k] + (1 - beta2) * grad * grad;
+          m[k] = mk;
+          v[k] = vk;
+          w[k] -= stepSize * c2 * mk / (Math.sqrt(vk) + eps);
+        }
+      } else if (name === "sgd") {
+        for (let k = 0; k < n; k++) w[k] -= lr * (g[k] + decay * w[k]);
+      } else if (name === "momentum") {
+        const buffer = this.#slots[0][i];
+        for (let k = 0; k < n; k++) {
+          const b = beta1 * buffer[k] + g[k] + decay * w[k];
+          buffer[k] = b;
+          w[k] -= lr * b;
+        }
+      } else {
+        const square = this.#slots[0][i];
+        for (let k = 0; k < n; k++) {
+          const grad = g[k] + decay * w[k];
+          const s = beta2 * square[k] + (1 - beta2) * grad * grad;
+          square[k] = s;
+          w[k] -= lr * grad / (Math.sqrt(s) + epsilon);
+        }
+      }
+    }
+  }
+
+  /** The state to checkpoint (the arrays themselves, not copies). */
+  state(): OptimizerState {
+    return { step: this.#step, slots: this.#slots };
+  }
+
+  /** Restores a checkpointed state. */
+  restore(state: OptimizerState): void {
+    if (state.slots.length !== this.#slots.length) {
+      throw new RangeError("optimizer state does not match this optimizer");
+    }
+    state.slots.forEach((slot, s) => slot.forEach((array, i) => this.#slots[s][i].set(array)));
+    this.#step = state.step;
+  }
+}

@@ -1,0 +1,53 @@
+import assert from "node:assert/strict";
+import { initBackend, tf } from "./tf.ts";
+import { Optimizer, type OptimizerName } from "./optimizers.ts";
+
+await initBackend("wasm");
+
+/** tfjs's own optimizers as the reference (same formulas up to epsilon placement). */
+const reference: Record<OptimizerName, (lr: number) => tf.Optimizer> = {
+  adam: (lr) => tf.train.adam(lr, 0.9, 0.999, 1e-8),
+  sgd: (lr) => tf.train.sgd(lr),
+  momentum: (lr) => tf.train.momentum(lr, 0.9),
+  rmsprop: (lr) => tf.train.rmsprop(lr, 0.99, 0, 1e-8),
+};
+
+for (const name of ["adam", "sgd", "momentum"] as const) {
+  Deno.test(`Optimizer ${name} follows tfjs's ${name} over several steps`, () => {
+    const start = [0.5, -1.5, 2, 0.1];
+    const ours = tf.tensor1d(start);
+    const theirs = tf.variable(tf.tensor1d(start));
+    const optimizer = new Optimizer([{ tensor: ours, kind: "weight" }], { name });
+    const tfOptimizer = reference[name](0.05);
+    for (let step = 0; step < 5; step++) {
+      // Loss sum(w^2 * c): gradient 2cw, the same function for both.
+      const c = tf.tensor1d([1, 2, 3, 4]);
+      const gradient = tf.mul(tf.mul(ours, c), 2);
+      optimizer.apply([gradient], 0.05);
+      tfOptimizer.minimize(() => tf.sum(tf.mul(tf.square(theirs), c)) as tf.Scalar);
+      gradient.dispose();
+      c.dispose();
+    }
+    const [a, b] = [ours.dataSync(), theirs.dataSync()];
+    for (let k = 0; k < a.length; k++) assert.ok(Math.abs(a[k] - b[k]) < 1e-5, `${name}[${k}]: ${a[k]} vs ${b[k]}`);
+  });
+}
+
+Deno.test("Optimizer applies L2 to weights only and restores its state", () => {
+  const w = tf.tensor1d([1, 1]), bias = tf.tensor1d([1, 1]);
+  const optimizer = new Optimizer([{ tensor: w, kind: "weight" }, { tensor: bias, kind: "bias" }], {
+    name: "sgd",
+    l2: 0.5,
+  });
+  const zero = tf.zeros([2]);
+  optimizer.apply([zero, zero], 0.1);
+  assert.deepEqual(Array.from(w.dataSync()), [0.949999988079071, 0.949999988079071]);
+  assert.deepEqual(Array.from(bias.dataSync()), [1, 1]);
+  const adam = new Optimizer([{ tensor: w, kind: "weight" }], { name: "adam" });
+  adam.apply([tf.ones([2])], 0.1);
+  const copy = new Optimizer([{ tensor: tf.tensor1d([0, 0]), kind: "weight" }], { name: "adam" });
+  copy.restore(structuredClone(adam.state()));
+  assert.equal(copy.step, 1);
+  assert.deepEqual(copy.state().slots, adam.state().slots);
+  assert.throws(() => new Optimizer([], { name: "adamw" as OptimizerName }), /unknown optimizer "adamw"/);
+});
