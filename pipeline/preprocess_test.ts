@@ -144,3 +144,24 @@ Deno.test("preprocess() refuses to run while another live run holds the lock, an
   assert.equal(summaries.length, 2);
   await Deno.remove(dir, { recursive: true });
 });
+
+Deno.test("SplitReader serves overlapping reads correctly (they share one file handle)", async () => {
+  const { csvs, out, dir } = await fixture(12, 2);
+  await preprocess({ csvs: [csvs[0]], out, params: small, shardSize: 5 });
+  using reader = await openSplit(join(out, "train"));
+  const expected = await Promise.all(
+    Array.from({ length: 12 }, (_, i) => i).map(async (i) => {
+      const alone = await openSplit(join(out, "train"));
+      try {
+        return await alone.readRecord(i);
+      } finally {
+        alone.close();
+      }
+    }),
+  );
+  const batches = await Promise.all([[11, 3, 7], [0, 1, 2, 3], [9, 5]].map((ix) => reader.readBatch(ix)));
+  for (const [b, ix] of [[11, 3, 7], [0, 1, 2, 3], [9, 5]].entries()) {
+    ix.forEach((i, k) => assert.deepEqual(batches[b].values.subarray(k * 64, (k + 1) * 64), expected[i]));
+  }
+  await Deno.remove(dir, { recursive: true });
+});

@@ -30,6 +30,8 @@ const READ_CHUNK = 8 << 20;
 export class SplitReader {
   #files: Deno.FsFile[];
   #shardStart: Uint32Array;
+  // Reads seek a shared file handle, so overlapping calls are queued, not interleaved.
+  #queue: Promise<unknown> = Promise.resolve();
 
   private constructor(
     /** The split folder. */
@@ -92,7 +94,8 @@ export class SplitReader {
   /** Copies record `index` into `into` (or a new array). */
   async readRecord(index: number, into?: Float32Array): Promise<Float32Array> {
     const out = into ?? new Float32Array(this.recordSize);
-    await this.#readRun(index, 1, out);
+    const batch = await this.readBatch([index]);
+    out.set(batch.values);
     return out;
   }
 
@@ -100,7 +103,13 @@ export class SplitReader {
    * Copies the given records, in the order given, into one buffer.
    * Consecutive indices are read with one call, so a sequential batch costs one read per shard.
    */
-  async readBatch(indices: ArrayLike<number>, into?: RecordBatch): Promise<RecordBatch> {
+  readBatch(indices: ArrayLike<number>, into?: RecordBatch): Promise<RecordBatch> {
+    const result = this.#queue.then(() => this.#readBatchNow(indices, into));
+    this.#queue = result.catch(() => {});
+    return result;
+  }
+
+  async #readBatchNow(indices: ArrayLike<number>, into?: RecordBatch): Promise<RecordBatch> {
     const n = indices.length, size = this.recordSize;
     const batch = into && into.indices.length === n
       ? into

@@ -89,40 +89,83 @@ export interface HostBatch {
   labels: Float32Array;
 }
 
-/** Reads batches of records from a split into chunk-major host buffers. */
-export class BatchLoader {
-  #reader: SplitReader;
-  #standardization?: Standardization;
-  #ranges: [number, number][];
-
-  /** Creates a loader over `reader`, standardising when given statistics. */
-  constructor(reader: SplitReader, standardization?: Standardization) {
-    this.#reader = reader;
-    this.#standardization = standardization;
-    this.#ranges = chunkRanges(reader.recordSize);
-  }
-
-  /** Reads the records `indices` (any order) into one host batch. */
-  async load(indices: Uint32Array): Promise<HostBatch> {
-    // Reading in file order is faster; order within a batch does not change its gradient.
-    const sorted = Uint32Array.from(indices).sort();
-    const { values: rows, labels } = await this.#reader.readBatch(sorted);
-    const n = sorted.length, width = this.#reader.recordSize;
-    const values = new Float32Array(n * width);
-    const s = this.#standardization;
-    for (const [a, b] of this.#ranges) {
-      const chunkWidth = b - a, base = a * n;
-      for (let r = 0; r < n; r++) {
-        const source = rows.subarray(r * width + a, r * width + b);
-        const target = base + r * chunkWidth;
-        if (!s) {
-          values.set(source, target);
-        } else {
-          for (let k = 0; k < chunkWidth; k++) values[target + k] = (source[k] - s.mean[a + k]) * s.invStd[a + k];
-        }
+/**
+ * Reads records `indices` of a split into one chunk-major host batch, standardising
+ * when statistics are given. Reading in file order is faster, and the order of
+ * samples within a batch does not change its gradient, so indices are sorted.
+ */
+export async function assembleBatch(
+  reader: SplitReader,
+  indices: Uint32Array,
+  standardization?: Standardization,
+): Promise<HostBatch> {
+  const sorted = Uint32Array.from(indices).sort();
+  const { values: rows, labels } = await reader.readBatch(sorted);
+  const n = sorted.length, width = reader.recordSize;
+  const values = new Float32Array(n * width);
+  for (const [a, b] of chunkRanges(width)) {
+    const chunkWidth = b - a, base = a * n;
+    for (let r = 0; r < n; r++) {
+      const source = rows.subarray(r * width + a, r * width + b);
+      const target = base + r * chunkWidth;
+      if (!standardization) {
+        values.set(source, target);
+      } else {
+        const { mean, invStd } = standardization;
+        for (let k = 0; k < chunkWidth; k++) values[target + k] = (source[k] - mean[a + k]) * invStd[a + k];
       }
     }
-    return { size: n, values, labels: Float32Array.from(labels) };
+  }
+  return { size: n, values, labels: Float32Array.from(labels) };
+}
+
+/**
+ * Loads batches of a split on a worker thread, so reading and rearranging the
+ * next batch runs on the second core while the current one trains.
+ */
+export class BatchLoader {
+  #worker: Worker;
+  #pending = new Map<number, { resolve: (b: HostBatch) => void; reject: (e: Error) => void }>();
+  #nextId = 0;
+  #ranges: [number, number][];
+
+  private constructor(worker: Worker, recordSize: number) {
+    this.#worker = worker;
+    this.#ranges = chunkRanges(recordSize);
+    worker.onmessage = (event: MessageEvent) => {
+      const { id, error, batch } = event.data;
+      const waiting = this.#pending.get(id);
+      if (!waiting) return;
+      this.#pending.delete(id);
+      if (error) waiting.reject(new Error(error));
+      else waiting.resolve(batch);
+    };
+    worker.onerror = (event) => {
+      event.preventDefault();
+      for (const waiting of this.#pending.values()) waiting.reject(new Error(`batch worker failed: ${event.message}`));
+      this.#pending.clear();
+    };
+  }
+
+  /** Starts a loader for the split in `dir` (already checked by the caller's reader). */
+  static async create(dir: string, recordSize: number, standardization?: Standardization): Promise<BatchLoader> {
+    const worker = new Worker(new URL("./batch_worker.ts", import.meta.url).href, { type: "module" });
+    const loader = new BatchLoader(worker, recordSize);
+    await loader.#request({ type: "open", dir, standardization });
+    return loader;
+  }
+
+  /** Reads the records `indices` into one host batch (sorted by index). */
+  load(indices: Uint32Array): Promise<HostBatch> {
+    return this.#request({ type: "load", indices }) as Promise<HostBatch>;
+  }
+
+  #request(message: Record<string, unknown>): Promise<HostBatch | undefined> {
+    const id = this.#nextId++;
+    return new Promise((resolve, reject) => {
+      this.#pending.set(id, { resolve: resolve as (b: HostBatch) => void, reject });
+      this.#worker.postMessage({ id, ...message });
+    });
   }
 
   /** Turns a host batch into tensors (the caller disposes them with {@linkcode disposeInput}). */
@@ -131,6 +174,13 @@ export class BatchLoader {
       tf.tensor2d(batch.values.subarray(a * batch.size, b * batch.size), [batch.size, b - a])
     );
     return { chunks, labels: tf.tensor2d(batch.labels, [1, batch.size]) };
+  }
+
+  /** Stops the worker. */
+  close(): void {
+    this.#worker.terminate();
+    for (const waiting of this.#pending.values()) waiting.reject(new Error("batch loader closed"));
+    this.#pending.clear();
   }
 }
 
@@ -141,20 +191,22 @@ export function disposeInput(batch: InputBatch): void {
 }
 
 /**
- * Yields host batches of `order` (in that order, `batchSize` at a time), reading
- * the next one while the caller works on the current.
+ * Yields host batches of `order` (`batchSize` at a time), with the next
+ * `depth` batches already being read while the caller works on the current.
  */
 export async function* prefetchBatches(
-  loader: BatchLoader,
+  loader: Pick<BatchLoader, "load">,
   order: Uint32Array,
   batchSize: number,
+  depth = 2,
 ): AsyncGenerator<HostBatch> {
   const slice = (i: number) => order.subarray(i * batchSize, Math.min(order.length, (i + 1) * batchSize));
   const count = Math.ceil(order.length / batchSize);
-  let next = count > 0 ? loader.load(slice(0)) : null;
+  const queue: Promise<HostBatch>[] = [];
+  for (let i = 0; i < Math.min(depth, count); i++) queue.push(loader.load(slice(i)));
   for (let i = 0; i < count; i++) {
-    const current = await next!;
-    next = i + 1 < count ? loader.load(slice(i + 1)) : null;
+    const current = await queue.shift()!;
+    if (i + depth < count) queue.push(loader.load(slice(i + depth)));
     yield current;
   }
 }

@@ -30,12 +30,14 @@ Options:
   --val-fraction X         share of train held out for validation, default 0.1
   --limit-train N          use only N train records (stratified); the course's debugging trick
   --limit-test N           use only N test records (stratified)
-  --standardize            standardise each pixel with the train split's mean and std
+  --no-standardize         feed pixels as cached; by default each pixel is standardised with the train
+                           split's mean and std (without it part1 often collapses to one class)
   --dropout X              dropout rate after hidden ReLUs, default 0
   --l2 X                   L2 penalty on weights, default 0
   --patience N             stop after N epochs without a better validation loss
   --preset course          the course baseline's settings (batch 128, 10 epochs, Adam, lr 0.1 decayed 0.8
-                           for part3, constant 0.01 for part1, shuffle seed 220 + epoch); needs a --scale raw cache
+                           for part3, constant 0.01 for part1, shuffle seed 220 + epoch, no standardisation);
+                           needs a --scale raw cache
   --resume                 continue from MODEL_DIR's checkpoint
   --force                  replace an existing MODEL_DIR
   --backend wasm|cpu       default wasm (cpu is ~10x slower)
@@ -58,7 +60,7 @@ await runCli(USAGE, async () => {
       "val-fraction": { type: "string" },
       "limit-train": { type: "string" },
       "limit-test": { type: "string" },
-      standardize: { type: "boolean" },
+      "no-standardize": { type: "boolean" },
       dropout: { type: "string" },
       l2: { type: "string" },
       patience: { type: "string" },
@@ -118,7 +120,7 @@ await runCli(USAGE, async () => {
     limitTest: values["limit-test"] === undefined
       ? undefined
       : parseIntegerFlag("--limit-test", values["limit-test"], 0),
-    standardize: values.standardize ?? false,
+    standardize: !(values["no-standardize"] ?? course),
     patience: values.patience === undefined ? undefined : parseIntegerFlag("--patience", values.patience, 0),
     evalBatchSize: parseIntegerFlag("--eval-batch-size", values["eval-batch-size"], 256),
   };

@@ -267,8 +267,8 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
     const floor = manifest.scale === "unit" ? STD_FLOOR_UNIT : 1;
     standardization = standardizationFromStats(stats, inputSize, floor);
   }
-  const trainLoader = new BatchLoader(trainSplit, standardization);
-  const testLoader = new BatchLoader(testSplit, standardization);
+  const trainLoader = await BatchLoader.create(join(config.data, "train"), inputSize, standardization);
+  const testLoader = await BatchLoader.create(join(config.data, "test"), inputSize, standardization);
   const split = splitTrainValidation(trainSplit.labels, {
     fraction: config.valFraction,
     seed: config.seed,
@@ -418,6 +418,8 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
     return result;
   } finally {
     disposeMlp(mlp);
+    trainLoader.close();
+    testLoader.close();
     trainSplit.close();
     testSplit.close();
   }

@@ -1,0 +1,126 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { makeLabelledSet } from "../fixtures/make_fixtures.ts";
+import { preprocess } from "../pipeline/preprocess.ts";
+import { initBackend } from "../train/tf.ts";
+import { train, type TrainConfig, TrainConfigError } from "../train/fit.ts";
+import { buildMlp, countParameters, disposeMlp, MODEL_PRESETS } from "../train/mlp.ts";
+import { loadLayersModel } from "../train/model_files.ts";
+import { SplitFormatError } from "../pipeline/manifest.ts";
+
+await initBackend("wasm");
+
+/** A cached, learnable fixture: 16x16 gray, top-bright = dog. */
+async function cache(size = 16) {
+  const dir = await Deno.makeTempDir({ prefix: "train_test" });
+  await makeLabelledSet(dir, { train: 160, test: 60, width: 24, height: 24, seed: 11 });
+  await preprocess({
+    csvs: [join(dir, "train.csv"), join(dir, "test.csv")],
+    out: join(dir, "cache"),
+    params: { size },
+  });
+  return dir;
+}
+
+const base = (dir: string, out: string): TrainConfig => ({
+  data: join(dir, "cache"),
+  out: join(dir, out),
+  model: "part1",
+  hidden: [5, 3],
+  batchNorm: false,
+  dropout: 0,
+  l2: 0,
+  epochs: 6,
+  batchSize: 16,
+  lr: 0.01,
+  decayRate: 0.9,
+  optimizer: "adam",
+  seed: 3,
+  valFraction: 0.2,
+  standardize: true,
+  evalBatchSize: 64,
+});
+
+Deno.test("train() learns the fixture task, keeps the tensor count flat and writes a loadable model", async () => {
+  const dir = await cache();
+  const result = await train(base(dir, "model"));
+  assert.ok(result.metrics.test.accuracy >= 0.9, `test accuracy ${result.metrics.test.accuracy}`);
+  assert.ok(result.metrics.train.accuracy >= 0.9);
+  assert.equal(result.history.length, 6);
+  assert.ok(
+    result.history.every((r) => r.tensors === result.history[0].tensors),
+    `tensors per epoch: ${result.history.map((r) => r.tensors)}`,
+  );
+  // The learning rate decays per epoch: lr * decay^epoch.
+  assert.ok(Math.abs(result.history[2].lr - 0.01 * 0.9 ** 2) < 1e-12);
+  const loaded = await loadLayersModel(join(dir, "model"));
+  assert.equal(loaded.metadata.inputSize, 256);
+  assert.deepEqual(loaded.metadata.classes, ["not_dog", "dog"]);
+  loaded.model.dispose();
+  for (const file of ["model.json", "weights.bin", "training.json", "history.csv", "curves.svg", "pixel-stats.f32"]) {
+    assert.ok((await Deno.stat(join(dir, "model", file))).size > 0, file);
+  }
+  const record = JSON.parse(await Deno.readTextFile(join(dir, "model", "training.json")));
+  assert.equal(record.config.batchSize, 16);
+  assert.equal(record.preprocess.size, 16);
+  assert.match(
+    await Deno.readTextFile(join(dir, "model", "curves.svg")),
+    /^<svg[^>]+>[\s\S]*validation[\s\S]*<\/svg>\n$/,
+  );
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("train() with --resume after an interruption ends with the same weights as an uninterrupted run", async () => {
+  const dir = await cache();
+  const config = { ...base(dir, "whole"), epochs: 4, dropout: 0.2 };
+  await train(config);
+  const interrupted = { ...config, out: join(dir, "interrupted") };
+  await assert.rejects(() =>
+    train(interrupted, {
+      onEpoch: (r) => {
+        if (r.epoch === 2) throw new Error("simulated crash");
+      },
+    }), /simulated crash/);
+  const resumed = await train(interrupted, { resume: true });
+  assert.equal(resumed.history.length, 4);
+  const [a, b] = await Promise.all(["whole", "interrupted"].map((d) => Deno.readFile(join(dir, d, "weights.bin"))));
+  assert.deepEqual(a, b);
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("train() refuses bad settings and bad caches before training", async () => {
+  const dir = await cache();
+  await assert.rejects(
+    () => train({ ...base(dir, "m"), batchSize: 0 }),
+    (e) => e instanceof TrainConfigError && /--batch-size must be a positive integer, got 0/.test(e.message),
+  );
+  await assert.rejects(() => train({ ...base(dir, "m"), data: join(dir, "nowhere") }), /manifest\.json is missing/);
+  await train({ ...base(dir, "m"), epochs: 1 });
+  await assert.rejects(() => train({ ...base(dir, "m"), epochs: 1 }), /already holds a model .*--force/);
+  // A test split of another size.
+  await preprocess({ csvs: [join(dir, "test.csv")], out: join(dir, "cache"), params: { size: 12 } });
+  await assert.rejects(
+    () => train({ ...base(dir, "m2") }),
+    (e) => e instanceof SplitFormatError && /train records are 16x16 but test records are 12x12/.test(e.message),
+  );
+  // A shard that disagrees with its manifest.
+  await preprocess({ csvs: [join(dir, "test.csv")], out: join(dir, "cache"), params: { size: 16 } });
+  await Deno.writeFile(join(dir, "cache", "train", "shard-00000.f32"), new Uint8Array(100));
+  await assert.rejects(() => train({ ...base(dir, "m3") }), /shard-00000\.f32 is 100 bytes, manifest says 160 records/);
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("the part1 and part3 presets have the assignment's shapes", () => {
+  const part1 = buildMlp({ inputSize: 51529, ...MODEL_PRESETS.part1 }, 1);
+  assert.deepEqual(part1.layers.map((l) => [l.inputSize, l.outputSize]), [[51529, 5], [5, 3], [3, 1]]);
+  assert.equal(countParameters(part1), 51529 * 5 + 5 + 5 * 3 + 3 + 3 + 1);
+  disposeMlp(part1);
+  // part3 at a small input size (the shape rule is the same; 51,529 inputs would allocate 211 MB).
+  const part3 = buildMlp({ inputSize: 100, ...MODEL_PRESETS.part3 }, 1);
+  assert.deepEqual(part3.layers.map((l) => [l.inputSize, l.outputSize]), [[100, 1024], [1024, 2048], [2048, 2048], [
+    2048,
+    1024,
+  ], [1024, 1]]);
+  assert.ok(part3.layers.slice(0, 4).every((l) => l.gamma && !l.bias));
+  disposeMlp(part3);
+});

@@ -1,0 +1,30 @@
+/**
+ * The worker behind {@linkcode BatchLoader}: owns a split reader and assembles
+ * batches off the main thread.
+ * @module
+ */
+/// <reference lib="deno.worker" />
+import { openSplit, type SplitReader } from "../pipeline/shard_reader.ts";
+import { assembleBatch, type Standardization } from "./batches.ts";
+
+let reader: SplitReader | null = null;
+let standardization: Standardization | undefined;
+
+self.onmessage = async (event: MessageEvent) => {
+  const { id, type } = event.data;
+  try {
+    if (type === "open") {
+      reader = await openSplit(event.data.dir);
+      standardization = event.data.standardization;
+      self.postMessage({ id });
+    } else if (type === "load") {
+      if (!reader) throw new Error("batch worker used before open");
+      const batch = await assembleBatch(reader, event.data.indices, standardization);
+      self.postMessage({ id, batch }, {
+        transfer: [batch.values.buffer as ArrayBuffer, batch.labels.buffer as ArrayBuffer],
+      });
+    }
+  } catch (error) {
+    self.postMessage({ id, error: (error as Error).message });
+  }
+};
