@@ -1,0 +1,42 @@
+import assert from "node:assert/strict";
+
+const CLI = new URL("../train/cli.ts", import.meta.url).pathname;
+
+async function run(args: string[]) {
+  const { code, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-read",
+      "--allow-write",
+      "--allow-ffi",
+      "--allow-env",
+      "--allow-sys",
+      "--allow-run=git",
+      CLI,
+      ...args,
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  return { code, stderr: new TextDecoder().decode(stderr) };
+}
+
+Deno.test("train CLI: bad flags and a missing cache exit non-zero with a clear message before training", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "train_cli_test" });
+  const cases: [string[], RegExp][] = [
+    [["--out", dir], /--data and --out are required/],
+    [["--data", dir, "--out", `${dir}/m`, "--model", "part9"], /unknown --model "part9": use part1 or part3/],
+    [["--data", dir, "--out", `${dir}/m`, "--epochs", "ten"], /--epochs must be an integer, got "ten"/],
+    [["--data", dir, "--out", `${dir}/m`, "--lr", "fast"], /--lr must be a number, got "fast"/],
+    [["--data", dir, "--out", `${dir}/m`, "--batch-size", "0"], /--batch-size must be a positive integer, got 0/],
+    [["--data", dir, "--out", `${dir}/m`], /train is not a complete split: manifest\.json is missing/],
+    [["--data", dir, "--out", `${dir}/m`, "--bogus"], /Unknown option '--bogus'/],
+  ];
+  for (const [args, message] of cases) {
+    const { code, stderr } = await run(args);
+    assert.notEqual(code, 0, args.join(" "));
+    assert.match(stderr, message, args.join(" "));
+    assert.doesNotMatch(stderr, /epoch 1\//);
+  }
+  await Deno.remove(dir, { recursive: true });
+});
