@@ -32,6 +32,16 @@ export function standardizationFromStats(stats: Float32Array, recordSize: number
   return { mean, invStd };
 }
 
+/** Standardises one record in place: x' = (x - mean) · invStd. Training and inference both use this. */
+export function applyStandardization(record: Float32Array, standardization: Standardization): Float32Array {
+  const { mean, invStd } = standardization;
+  if (record.length !== mean.length) {
+    throw new RangeError(`record has ${record.length} values, statistics ${mean.length}`);
+  }
+  for (let i = 0; i < record.length; i++) record[i] = (record[i] - mean[i]) * invStd[i];
+  return record;
+}
+
 /** Train and validation record indices of a train split. */
 export interface TrainValidation {
   /** Indices used for training. */
@@ -102,19 +112,12 @@ export async function assembleBatch(
   const sorted = Uint32Array.from(indices).sort();
   const { values: rows, labels } = await reader.readBatch(sorted);
   const n = sorted.length, width = reader.recordSize;
+  if (standardization) {
+    for (let r = 0; r < n; r++) applyStandardization(rows.subarray(r * width, (r + 1) * width), standardization);
+  }
   const values = new Float32Array(n * width);
   for (const [a, b] of chunkRanges(width)) {
-    const chunkWidth = b - a, base = a * n;
-    for (let r = 0; r < n; r++) {
-      const source = rows.subarray(r * width + a, r * width + b);
-      const target = base + r * chunkWidth;
-      if (!standardization) {
-        values.set(source, target);
-      } else {
-        const { mean, invStd } = standardization;
-        for (let k = 0; k < chunkWidth; k++) values[target + k] = (source[k] - mean[a + k]) * invStd[a + k];
-      }
-    }
+    for (let r = 0; r < n; r++) values.set(rows.subarray(r * width + a, r * width + b), a * n + r * (b - a));
   }
   return { size: n, values, labels: Float32Array.from(labels) };
 }

@@ -1,0 +1,128 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+import { classify, ImageDecodeError, InputSizeError, loadClassifier, ModelFileError } from "./mod.ts";
+import { decodeGray } from "../pipeline/decode_gray.ts";
+import {
+  encodeJpeg,
+  makeEdgeCases,
+  makeLabelledSet,
+  renderTaskImage,
+  seededRandom,
+} from "../fixtures/make_fixtures.ts";
+import { preprocess } from "../pipeline/preprocess.ts";
+import { openSplit } from "../pipeline/shard_reader.ts";
+import { train } from "../train/fit.ts";
+import { loadLayersModel } from "../train/model_files.ts";
+import { tf } from "../train/tf.ts";
+
+const TINY = new URL("../fixtures/tiny-model/", import.meta.url).pathname;
+const DOG = join(TINY, "dog.jpg");
+
+Deno.test("classify() gives the same answer for a path, a URL, the bytes and the preprocessed floats", async () => {
+  const classifier = await loadClassifier(TINY);
+  const fromPath = await classifier.classify(DOG);
+  const fromUrl = await classifier.classify(pathToFileURL(DOG));
+  const fromBytes = await classifier.classify(await Deno.readFile(DOG));
+  const floats = await decodeGray(DOG, classifier.metadata.preprocess);
+  const fromFloats = await classifier.classify(floats);
+  for (const r of [fromUrl, fromBytes, fromFloats]) assert.ok(Math.abs(r.probability - fromPath.probability) < 1e-6);
+  assert.deepEqual({ label: fromPath.label, isDog: fromPath.isDog }, { label: "dog", isDog: true });
+  assert.equal((await classifier.classify(join(TINY, "not-dog.jpg"))).label, "not_dog");
+  // The module-level classify() loads the model once and answers the same.
+  const viaModule = await classify(DOG, { model: TINY });
+  assert.ok(Math.abs(viaModule.probability - fromPath.probability) < 1e-6);
+  classifier.dispose();
+});
+
+Deno.test("classifyBatch() returns the others when one image is corrupt", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "classify_test" });
+  const edge = await makeEdgeCases(dir);
+  const classifier = await loadClassifier(TINY);
+  const results = await classifier.classifyBatch([DOG, edge.truncated, join(TINY, "not-dog.jpg"), new Float32Array(3)]);
+  assert.equal(results.length, 4);
+  assert.equal((results[0] as { label: string }).label, "dog");
+  assert.ok(results[1] instanceof ImageDecodeError && /truncated or corrupt/.test(results[1].message));
+  assert.equal((results[2] as { label: string }).label, "not_dog");
+  assert.ok(
+    results[3] instanceof InputSizeError && /takes 256 values .* got a Float32Array of 3/.test(results[3].message),
+  );
+  classifier.dispose();
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("classify() reports bad models and bad images with typed errors", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "classify_test" });
+  await assert.rejects(
+    () => classify(DOG, { model: join(dir, "missing") }),
+    (e) => e instanceof ModelFileError && /does not exist/.test(e.message),
+  );
+  await Deno.mkdir(join(dir, "partial"));
+  await Deno.copyFile(join(TINY, "model.json"), join(dir, "partial", "model.json"));
+  await assert.rejects(
+    () => loadClassifier(join(dir, "partial")),
+    (e) => e instanceof ModelFileError && /weights\.bin is missing/.test(e.message),
+  );
+  await Deno.writeFile(
+    join(dir, "partial", "weights.bin"),
+    (await Deno.readFile(join(TINY, "weights.bin"))).subarray(0, 64),
+  );
+  await assert.rejects(() => loadClassifier(join(dir, "partial")), /weights\.bin is 64 bytes/);
+  const edge = await makeEdgeCases(join(dir, "edge"));
+  const classifier = await loadClassifier(TINY);
+  await assert.rejects(
+    () => classifier.classify(edge.textAsJpeg),
+    (e) => e instanceof ImageDecodeError && /not an image/.test(e.message),
+  );
+  await assert.rejects(() => classifier.classify(join(dir, "nope.jpg")), ImageDecodeError);
+  await assert.rejects(() => classifier.classify(new Float32Array(100)), InputSizeError);
+  classifier.dispose();
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("classify() repeats the model's own preprocessing (20x20, raw scale) and matches its prediction on the cache", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "classify_test" });
+  const { test } = await makeLabelledSet(dir, { train: 120, test: 20, width: 40, height: 30, seed: 4 });
+  await preprocess({
+    csvs: [join(dir, "train.csv"), join(dir, "test.csv")],
+    out: join(dir, "cache"),
+    params: { size: 20, scale: "raw" },
+  });
+  await train({
+    data: join(dir, "cache"),
+    out: join(dir, "model"),
+    model: "custom",
+    hidden: [8],
+    batchNorm: true,
+    dropout: 0,
+    l2: 0,
+    epochs: 5,
+    batchSize: 16,
+    lr: 0.01,
+    decayRate: 1,
+    optimizer: "adam",
+    seed: 2,
+    valFraction: 0.1,
+    standardize: true,
+    evalBatchSize: 64,
+  });
+  // The model's own prediction on record 3 of the cached test split...
+  const split = await openSplit(join(dir, "cache", "test"));
+  const record = await split.readRecord(3);
+  split.close();
+  const { model, stats } = await loadLayersModel(join(dir, "model"));
+  const mean = stats!.subarray(0, 400), std = stats!.subarray(400);
+  const standardized = record.map((v, i) => (v - mean[i]) / Math.max(std[i], 1));
+  const expected = tf.tidy(() => (model.predict(tf.tensor2d(standardized, [1, 400])) as tf.Tensor).dataSync()[0]);
+  model.dispose();
+  // ...equals classify() on the source image, which knows nothing of size, scale or statistics.
+  const result = await classify(join(dir, test[3].path), { model: join(dir, "model") });
+  assert.ok(Math.abs(result.probability - expected) < 1e-5, `${result.probability} vs ${expected}`);
+  // And a new photo of each class is labelled right.
+  const random = seededRandom(77);
+  const dog = await encodeJpeg(renderTaskImage(1, 80, 60, random), 80, 60);
+  const other = await encodeJpeg(renderTaskImage(0, 80, 60, random), 80, 60);
+  assert.equal((await classify(dog, { model: join(dir, "model") })).isDog, true);
+  assert.equal((await classify(other, { model: join(dir, "model") })).isDog, false);
+  await Deno.remove(dir, { recursive: true });
+});

@@ -1,0 +1,43 @@
+import assert from "node:assert/strict";
+
+const CLI = new URL("../infer/cli.ts", import.meta.url).pathname;
+const TINY = new URL("../fixtures/tiny-model/", import.meta.url).pathname;
+
+async function run(args: string[]) {
+  // Only the permissions inference needs: read, and ffi + env for sharp. No write, no network.
+  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-read", "--allow-ffi", "--allow-env", CLI, ...args],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = (b: Uint8Array) => new TextDecoder().decode(b);
+  return { code, stdout: text(stdout), stderr: text(stderr) };
+}
+
+Deno.test("classify CLI: one line per image, exit 0 when all were classified", async () => {
+  const { code, stdout } = await run(["--model", TINY, `${TINY}dog.jpg`, `${TINY}not-dog.jpg`]);
+  assert.equal(code, 0);
+  const lines = stdout.trim().split("\n").map((l) => l.split("\t"));
+  assert.deepEqual(lines.map((l) => l[1]), ["dog", "not_dog"]);
+  assert.ok(lines.every((l) => Number(l[2]) >= 0 && Number(l[2]) <= 1));
+});
+
+Deno.test("classify CLI: --json lines, and a non-zero exit naming each failure", async () => {
+  const { code, stdout, stderr } = await run([
+    "--json",
+    "--model",
+    TINY,
+    `${TINY}dog.jpg`,
+    "/no/such.jpg",
+    `${TINY}model.json`,
+  ]);
+  assert.equal(code, 1);
+  const rows = stdout.trim().split("\n").map((l) => JSON.parse(l));
+  assert.equal(rows[0].label, "dog");
+  assert.match(rows[1].error, /no\/such\.jpg: file not found/);
+  assert.match(rows[2].error, /model\.json: not an image/);
+  assert.match(stderr, /2 of 3 images could not be classified/);
+  const missing = await run(["--model", "/no/model", `${TINY}dog.jpg`]);
+  assert.equal(missing.code, 1);
+  assert.match(missing.stderr, /model directory \/no\/model does not exist/);
+});
