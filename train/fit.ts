@@ -11,7 +11,7 @@ import { SplitFormatError } from "../pipeline/manifest.ts";
 import { writeFileAtomic, writeTextFileAtomic } from "../pipeline/atomic_file.ts";
 import { toCsv } from "../pipeline/csv_text.ts";
 import { createProgress, formatDuration } from "../pipeline/progress.ts";
-import { tf } from "./tf.ts";
+import { tensorMemory, tf } from "./tf.ts";
 import {
   buildMlp,
   countParameters,
@@ -38,7 +38,6 @@ import { computeMetrics, type Metrics } from "./metrics.ts";
 import { CheckpointError, loadCheckpoint, saveCheckpoint } from "./checkpoint.ts";
 import { MODEL_FILES, type ModelMetadata, saveLayersModel, toLayersModel } from "./model_files.ts";
 import { renderChart } from "./svg_chart.ts";
-import { tensorMemory } from "./tf.ts";
 
 /** Everything that decides a training run. */
 export interface TrainConfig {

@@ -98,6 +98,13 @@ export function renderChart(panels: ChartPanel[], options: { width?: number; hei
         escape(panel.yLabel)
       }</text>`,
     );
+    const legendWidth = 40 + 6.4 * Math.max(0, ...panel.series.map((t) => t.name.length));
+    // The legend is drawn after the lines, on a white box, so no line runs through its text.
+    const legend = [
+      `<rect x="${x1 - legendWidth - 4}" y="${y1 + 2}" width="${legendWidth}" height="${
+        panel.series.length * 16 + 6
+      }" fill="white" fill-opacity="0.85"/>`,
+    ];
     for (const [i, s] of panel.series.entries()) {
       const points = s.points.filter(([, y]) => Number.isFinite(y) && (!panel.logY || y > 0));
       if (points.length > 0) {
