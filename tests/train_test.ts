@@ -124,3 +124,14 @@ Deno.test("the part1 and part3 presets have the assignment's shapes", () => {
   assert.ok(part3.layers.slice(0, 4).every((l) => l.gamma && !l.bias));
   disposeMlp(part3);
 });
+
+Deno.test("train() can validate on a split of its own (--val-split), never on test", async () => {
+  const dir = await cache();
+  await Deno.copyFile(join(dir, "test.csv"), join(dir, "validation.csv"));
+  await preprocess({ csvs: [join(dir, "validation.csv")], out: join(dir, "cache"), params: { size: 16 } });
+  const result = await train({ ...base(dir, "m"), epochs: 2, valSplit: "validation" });
+  assert.equal(result.metrics.validation?.count, 60);
+  assert.equal(result.metrics.train.count, 160); // nothing held out of train
+  await assert.rejects(() => train({ ...base(dir, "m2"), valSplit: "test" }), /validation never comes from test/);
+  await Deno.remove(dir, { recursive: true });
+});

@@ -28,6 +28,7 @@ Options:
   --optimizer NAME         adam (default), sgd, momentum, rmsprop
   --seed N                 initialisation, validation split, shuffles, dropout; default 1
   --val-fraction X         share of train held out for validation, default 0.1
+  --val-split NAME         validate on CACHE/NAME (a split of its own, e.g. validation) instead
   --limit-train N          use only N train records (stratified); the course's debugging trick
   --limit-test N           use only N test records (stratified)
   --no-standardize         feed pixels as cached; by default each pixel is standardised with the train
@@ -58,6 +59,7 @@ await runCli(USAGE, async () => {
       optimizer: { type: "string" },
       seed: { type: "string" },
       "val-fraction": { type: "string" },
+      "val-split": { type: "string" },
       "limit-train": { type: "string" },
       "limit-test": { type: "string" },
       "no-standardize": { type: "boolean" },
@@ -114,6 +116,7 @@ await runCli(USAGE, async () => {
     optimizer: (values.optimizer ?? "adam") as OptimizerName,
     seed: parseIntegerFlag("--seed", values.seed, defaults.seed),
     valFraction: parseNumberFlag("--val-fraction", values["val-fraction"], 0.1),
+    valSplit: values["val-split"],
     limitTrain: values["limit-train"] === undefined
       ? undefined
       : parseIntegerFlag("--limit-train", values["limit-train"], 0),

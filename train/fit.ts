@@ -69,6 +69,8 @@ export interface TrainConfig {
   seed: number;
   /** Fraction of train held out (stratified) for validation. */
   valFraction: number;
+  /** Validate on this split of the cache (e.g. "validation") instead of holding out part of train. */
+  valSplit?: string;
   /** Use only this many train records (stratified). */
   limitTrain?: number;
   /** Use only this many test records (stratified). */
@@ -167,6 +169,11 @@ export function validateConfig(config: TrainConfig): void {
   if (!(config.valFraction >= 0 && config.valFraction < 1)) {
     throw new TrainConfigError(`--val-fraction must be in [0, 1), got ${config.valFraction}`);
   }
+  if (config.valSplit === "test" || config.valSplit === "train") {
+    throw new TrainConfigError(
+      `--val-split must name a third split, not "${config.valSplit}": validation never comes from test`,
+    );
+  }
   if (!(config.dropout >= 0 && config.dropout < 1)) {
     throw new TrainConfigError(`--dropout must be in [0, 1), got ${config.dropout}`);
   }
@@ -179,32 +186,34 @@ export function validateConfig(config: TrainConfig): void {
   }
 }
 
-/** Opens train and test splits and checks they fit together. */
-async function openData(dir: string): Promise<{ train: SplitReader; test: SplitReader }> {
-  const train = await openSplit(join(dir, "train"));
-  let test: SplitReader;
+/** Throws unless `other` has the same record size and scale as `train`. */
+function checkCompatible(dir: string, train: SplitReader, other: SplitReader, name: string): void {
+  if (train.recordSize !== other.recordSize) {
+    throw new SplitFormatError(
+      `${dir}: train records are ${train.manifest.width}x${train.manifest.height} but ${name} records are ` +
+        `${other.manifest.width}x${other.manifest.height}; preprocess both with the same --size`,
+    );
+  }
+  if (train.manifest.scale !== other.manifest.scale) {
+    throw new SplitFormatError(
+      `${dir}: train is --scale ${train.manifest.scale} but ${name} is --scale ${other.manifest.scale}`,
+    );
+  }
+}
+
+/** Opens train, test and (optionally) a validation split, checking they fit together. */
+async function openData(dir: string, valSplit?: string): Promise<SplitReader[]> {
+  const readers: SplitReader[] = [];
   try {
-    test = await openSplit(join(dir, "test"));
+    for (const name of ["train", "test", ...(valSplit ? [valSplit] : [])]) {
+      readers.push(await openSplit(join(dir, name)));
+      if (readers.length > 1) checkCompatible(dir, readers[0], readers.at(-1)!, name);
+    }
   } catch (error) {
-    train.close();
+    readers.forEach((r) => r.close());
     throw error;
   }
-  if (train.recordSize !== test.recordSize) {
-    train.close();
-    test.close();
-    throw new SplitFormatError(
-      `${dir}: train records are ${train.manifest.width}x${train.manifest.height} but test records are ` +
-        `${test.manifest.width}x${test.manifest.height}; preprocess both with the same --size`,
-    );
-  }
-  if (train.manifest.scale !== test.manifest.scale) {
-    train.close();
-    test.close();
-    throw new SplitFormatError(
-      `${dir}: train is --scale ${train.manifest.scale} but test is --scale ${test.manifest.scale}`,
-    );
-  }
-  return { train, test };
+  return readers;
 }
 
 /** Probabilities for `indices` of a split, in inference mode. */
@@ -255,7 +264,7 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
       `${config.out} already holds a model or checkpoint; pass --force to replace it or --resume to continue`,
     );
   }
-  const { train: trainSplit, test: testSplit } = await openData(config.data);
+  const [trainSplit, testSplit, validationSplit] = await openData(config.data, config.valSplit);
   const inputSize = trainSplit.recordSize;
   const manifest = trainSplit.manifest;
   let standardization: Standardization | undefined;
@@ -268,11 +277,15 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
   }
   const trainLoader = await BatchLoader.create(join(config.data, "train"), inputSize, standardization);
   const testLoader = await BatchLoader.create(join(config.data, "test"), inputSize, standardization);
+  const validationLoader = validationSplit
+    ? await BatchLoader.create(join(config.data, config.valSplit!), inputSize, standardization)
+    : trainLoader;
   const split = splitTrainValidation(trainSplit.labels, {
-    fraction: config.valFraction,
+    fraction: validationSplit ? 0 : config.valFraction,
     seed: config.seed,
     limit: config.limitTrain,
   });
+  if (validationSplit) split.validation = Uint32Array.from({ length: validationSplit.count }, (_, i) => i);
   const testIndices =
     splitTrainValidation(testSplit.labels, { fraction: 0, seed: config.seed, limit: config.limitTest }).train;
   if (split.train.length === 0) {
@@ -313,7 +326,9 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
     }
     await Deno.mkdir(config.out, { recursive: true });
     log(
-      `data: ${split.train.length} train, ${split.validation.length} validation, ${testIndices.length} test records of ` +
+      `data: ${split.train.length} train, ${split.validation.length} validation${
+        validationSplit ? ` (split "${config.valSplit}")` : ""
+      }, ${testIndices.length} test records of ` +
         `${manifest.width}x${manifest.height} (${manifest.scale} scale${config.standardize ? ", standardised" : ""})`,
     );
     log(
@@ -355,7 +370,7 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
       const seconds = (performance.now() - epochStart) / 1000;
       let valLoss = NaN, valAccuracy = NaN;
       if (split.validation.length > 0) {
-        const v = await predictIndices(mlp, trainLoader, split.validation, config.evalBatchSize);
+        const v = await predictIndices(mlp, validationLoader, split.validation, config.evalBatchSize);
         const m = computeMetrics(v.probabilities, v.labels);
         [valLoss, valAccuracy] = [m.loss, m.accuracy];
       }
@@ -402,7 +417,7 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
     };
     const metrics = {
       train: await evaluate(trainLoader, split.train),
-      validation: split.validation.length > 0 ? await evaluate(trainLoader, split.validation) : null,
+      validation: split.validation.length > 0 ? await evaluate(validationLoader, split.validation) : null,
       test: await evaluate(testLoader, testIndices),
     };
     const result: TrainResult = {
@@ -417,10 +432,8 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
     return result;
   } finally {
     disposeMlp(mlp);
-    trainLoader.close();
-    testLoader.close();
-    trainSplit.close();
-    testSplit.close();
+    for (const loader of new Set([trainLoader, testLoader, validationLoader])) loader.close();
+    for (const reader of [trainSplit, testSplit, validationSplit]) reader?.close();
   }
 }
 
