@@ -120,14 +120,14 @@ export function renderChart(panels: ChartPanel[], options: { width?: number; hei
           }
         }
       }
-      const ly = y1 + 14 + i * 16;
-      parts.push(
-        `<line x1="${x1 - 130}" y1="${ly - 4}" x2="${x1 - 110}" y2="${ly - 4}" stroke="${s.color}" stroke-width="2"${
-          s.dashed ? ' stroke-dasharray="5,3"' : ""
-        }/>`,
+      const ly = y1 + 14 + i * 16, lx = x1 - legendWidth;
+      const dash = s.dashed ? ' stroke-dasharray="5,3"' : "";
+      legend.push(
+        `<line x1="${lx}" y1="${ly - 4}" x2="${lx + 20}" y2="${ly - 4}" stroke="${s.color}" stroke-width="2"${dash}/>`,
       );
-      parts.push(`<text x="${x1 - 104}" y="${ly}" font-size="11">${escape(s.name)}</text>`);
+      legend.push(`<text x="${lx + 26}" y="${ly}" font-size="11">${escape(s.name)}</text>`);
     }
+    parts.push(...legend);
   }
   const width = panelWidth * panels.length;
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif">\n<rect width="100%" height="100%" fill="white"/>\n${
