@@ -1,4 +1,7 @@
 import assert from "node:assert/strict";
+import { join } from "node:path";
+import { makeLabelledSet } from "../fixtures/make_fixtures.ts";
+import { preprocess } from "../pipeline/preprocess.ts";
 
 const CLI = new URL("../train/cli.ts", import.meta.url).pathname;
 
@@ -38,5 +41,22 @@ Deno.test("train CLI: bad flags and a missing cache exit non-zero with a clear m
     assert.match(stderr, message, args.join(" "));
     assert.doesNotMatch(stderr, /epoch 1\//);
   }
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("train CLI: --preset course refuses a unit-scale cache and says how to make a raw one", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "train_cli_test" });
+  await makeLabelledSet(dir, { train: 8, test: 4, width: 16, height: 16 });
+  await preprocess({
+    csvs: [join(dir, "train.csv"), join(dir, "test.csv")],
+    out: join(dir, "cache"),
+    params: { size: 8 },
+  });
+  const { code, stderr } = await run(["--data", join(dir, "cache"), "--out", join(dir, "m"), "--preset", "course"]);
+  assert.equal(code, 1);
+  assert.match(
+    stderr,
+    /--preset course trains on raw 0\.\.255 pixels, .* --scale unit; preprocess again with --scale raw/,
+  );
   await Deno.remove(dir, { recursive: true });
 });

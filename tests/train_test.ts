@@ -133,5 +133,17 @@ Deno.test("train() can validate on a split of its own (--val-split), never on te
   assert.equal(result.metrics.validation?.count, 60);
   assert.equal(result.metrics.train.count, 160); // nothing held out of train
   await assert.rejects(() => train({ ...base(dir, "m2"), valSplit: "test" }), /validation never comes from test/);
+  // The assignment's debugging trick: --limit-train 100 --limit-test 10 --batch-size 10, stratified.
+  const small = await train({
+    ...base(dir, "m3"),
+    epochs: 1,
+    batchSize: 10,
+    limitTrain: 100,
+    limitTest: 10,
+    valFraction: 0.1,
+  });
+  assert.equal(small.metrics.train.count + small.metrics.validation!.count, 100);
+  assert.equal(small.metrics.test.count, 10);
+  assert.equal(small.metrics.test.majorityAccuracy, 0.5);
   await Deno.remove(dir, { recursive: true });
 });
