@@ -149,6 +149,15 @@ export class TrainConfigError extends Error {
 }
 
 const CHECKPOINT_DIR = "checkpoint";
+/** Every file a run writes into its model directory. */
+const OUTPUT_FILES = [
+  MODEL_FILES.model,
+  MODEL_FILES.weights,
+  MODEL_FILES.stats,
+  "training.json",
+  "history.csv",
+  "curves.svg",
+];
 
 /** Checks numbers and names of a configuration; throws {@linkcode TrainConfigError}. */
 export function validateConfig(config: TrainConfig): void {
@@ -322,7 +331,10 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
       startEpoch = checkpoint.state.epoch;
       log(`resuming after epoch ${startEpoch} (optimizer step ${optimizer.step})`);
     } else if (outExists) {
-      await Deno.remove(config.out, { recursive: true });
+      // --force: remove only what a run writes, never the folder itself (it may hold other things).
+      for (const name of [...OUTPUT_FILES, CHECKPOINT_DIR]) {
+        await Deno.remove(join(config.out, name), { recursive: true }).catch(() => {});
+      }
     }
     await Deno.mkdir(config.out, { recursive: true });
     log(
