@@ -16,7 +16,8 @@ import { readManifest } from "../pipeline/manifest.ts";
 import { describeBackend, initBackend } from "../train/tf.ts";
 import { train, type TrainConfig } from "../train/fit.ts";
 import { COURSE_TRACE, generatePart2Table, summarize, traceCsv, traceGradients } from "../train/part2.ts";
-import { renderChart, svgToPng } from "../train/svg_chart.ts";
+import { renderChart } from "../train/svg_chart.ts";
+import { svgToPng } from "../pipeline/sharp.ts";
 import { writeFileAtomic, writeTextFileAtomic } from "../pipeline/atomic_file.ts";
 import { loadClassifier } from "./mod.ts";
 

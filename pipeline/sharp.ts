@@ -12,5 +12,10 @@ sharp.concurrency(1);
 sharp.cache(false);
 
 export { sharp };
+
+/** Renders an SVG document to PNG bytes (librsvg inside libvips). */
+export async function svgToPng(svg: string): Promise<Uint8Array> {
+  return await sharp(new TextEncoder().encode(svg)).png().toBuffer();
+}
 /** sharp's input types, re-exported for callers that wrap it. */
 export type { Sharp } from "sharp";

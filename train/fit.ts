@@ -37,7 +37,7 @@ import {
 import { computeMetrics, type Metrics } from "./metrics.ts";
 import { CheckpointError, loadCheckpoint, saveCheckpoint } from "./checkpoint.ts";
 import { MODEL_FILES, type ModelMetadata, saveLayersModel, toLayersModel } from "./model_files.ts";
-import { renderChart } from "./svg_chart.ts";
+import { learningCurves } from "./curves.ts";
 
 /** Everything that decides a training run. */
 export interface TrainConfig {
@@ -523,28 +523,4 @@ async function writeModelDirectory(
       2,
     ) + "\n",
   );
-}
-
-/** Loss and accuracy per epoch, train against validation, as SVG. */
-export function learningCurves(history: EpochRecord[], title: string): string {
-  const series = (key: keyof EpochRecord, name: string, color: string, dashed = false) => ({
-    name,
-    color,
-    dashed,
-    points: history.map((r) => [r.epoch, Number(r[key])] as [number, number]),
-  });
-  return renderChart([
-    {
-      title: `${title}: loss`,
-      xLabel: "epoch",
-      yLabel: "binary cross-entropy",
-      series: [series("loss", "train", "#1f77b4"), series("valLoss", "validation", "#d62728", true)],
-    },
-    {
-      title: `${title}: accuracy`,
-      xLabel: "epoch",
-      yLabel: "accuracy",
-      series: [series("accuracy", "train", "#1f77b4"), series("valAccuracy", "validation", "#d62728", true)],
-    },
-  ]);
 }

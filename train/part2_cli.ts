@@ -21,7 +21,8 @@ import {
   traceGradients,
   type TraceOptions,
 } from "./part2.ts";
-import { renderChart, type Series, svgToPng } from "./svg_chart.ts";
+import { renderChart, type Series } from "./svg_chart.ts";
+import { svgToPng } from "../pipeline/sharp.ts";
 
 const USAGE = `Usage: deno task part2 [options]
 

@@ -1,9 +1,8 @@
 /**
- * Small dependency-free SVG line charts (learning curves, gradient traces),
- * and PNG rendering of them through sharp.
+ * Small dependency-free SVG line charts (learning curves, gradient traces).
+ * `svgToPng()` in pipeline/sharp.ts renders them to PNG.
  * @module
  */
-import { sharp } from "../pipeline/sharp.ts";
 
 /** One line on a chart. */
 export interface Series {
@@ -133,9 +132,4 @@ export function renderChart(panels: ChartPanel[], options: { width?: number; hei
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif">\n<rect width="100%" height="100%" fill="white"/>\n${
     parts.join("\n")
   }\n</svg>\n`;
-}
-
-/** Renders an SVG document to PNG bytes with sharp (librsvg). */
-export async function svgToPng(svg: string): Promise<Uint8Array> {
-  return await sharp(new TextEncoder().encode(svg)).png().toBuffer();
 }
