@@ -15,8 +15,7 @@ import { preprocess } from "../pipeline/preprocess.ts";
 import { readManifest } from "../pipeline/manifest.ts";
 import { describeBackend, initBackend } from "../train/tf.ts";
 import { train, type TrainConfig } from "../train/fit.ts";
-import { COURSE_TRACE, generatePart2Table, summarize, traceCsv, traceGradients } from "../train/part2.ts";
-import { renderChart } from "../train/svg_chart.ts";
+import { COURSE_TRACE, generatePart2Table, summarize, traceChart, traceCsv, traceGradients } from "../train/part2.ts";
 import { svgToPng } from "../pipeline/sharp.ts";
 import { writeFileAtomic, writeTextFileAtomic } from "../pipeline/atomic_file.ts";
 import { loadClassifier } from "./mod.ts";
@@ -123,16 +122,7 @@ await runCli(USAGE, async () => {
   const trace = traceGradients(generatePart2Table(1), COURSE_TRACE);
   await Deno.mkdir(part2Dir, { recursive: true });
   await writeTextFileAtomic(join(part2Dir, "trace.csv"), traceCsv(trace));
-  const svg = renderChart([{
-    title: "|dL/dW| per update (sigmoid chain, course settings)",
-    xLabel: "update step",
-    yLabel: "|dW|",
-    series: [5, 4, 3, 2].map((k, i) => ({
-      name: `hidden layer${k}`,
-      color: ["#d62728", "#2ca02c", "#1f77b4", "#e6b800"][i],
-      points: trace.steps.map((s) => [s.step, s.gradients[k - 1]] as [number, number]),
-    })),
-  }], { width: 720, height: 420 });
+  const svg = traceChart(trace, false);
   await writeTextFileAtomic(join(part2Dir, "part2.svg"), svg);
   await writeFileAtomic(join(part2Dir, "part2.png"), await svgToPng(svg));
   for (const s of summarize(trace)) {

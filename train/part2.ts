@@ -12,6 +12,7 @@
 import { parse } from "csv-parse/sync";
 import { tf } from "./tf.ts";
 import { seededRandom } from "./random.ts";
+import { renderChart, type Series } from "./svg_chart.ts";
 
 /** Hidden activation. */
 export type Part2Activation = "sigmoid" | "tanh" | "relu";
@@ -273,4 +274,28 @@ export function summarize(trace: Trace): { layer: number; mean: number; max: num
   const top = stats[depth - 1].mean;
   for (const s of stats) s.ratio = top > 0 ? s.mean / top : NaN;
   return stats.reverse();
+}
+
+/** Line colours of the course figure: layer 5 red, 4 green, 3 blue, 2 yellow, then more. */
+export const TRACE_COLORS = ["#d62728", "#2ca02c", "#1f77b4", "#e6b800", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"];
+
+/** The course figure: |dW5|, |dW4|, |dW3|, |dW2| against the update step. */
+export function traceChart(trace: Trace, logY: boolean): string {
+  const depth = trace.options.depth;
+  const series: Series[] = [];
+  for (let k = depth; k >= 2; k--) {
+    series.push({
+      name: `hidden layer${k}`,
+      color: TRACE_COLORS[(depth - k) % TRACE_COLORS.length],
+      points: trace.steps.map((s) => [s.step, s.gradients[k - 1]]),
+    });
+  }
+  return renderChart([{
+    title: `|dL/dW| per update (${trace.options.activation}, init ${trace.options.init}, lr ${trace.options.lr})`,
+    xLabel: "update step",
+    yLabel: logY ? "|dW| (log scale)" : "|dW|",
+    series,
+    logY,
+    xRange: [0, trace.steps.length],
+  }], { width: 720, height: 420 });
 }

@@ -17,6 +17,8 @@ import {
   readPart2Table,
   summarize,
   type Trace,
+  TRACE_COLORS,
+  traceChart,
   traceCsv,
   traceGradients,
   type TraceOptions,
@@ -38,8 +40,6 @@ Options:
   --log-y                  logarithmic y axis in part2.svg
   --compare                also run sigmoid, tanh and ReLU side by side and plot mean |dW| per layer
   -h, --help               this text`;
-
-const COLORS = ["#d62728", "#2ca02c", "#1f77b4", "#e6b800", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"];
 
 await runCli(USAGE, async () => {
   const { values } = parseArgs({
@@ -105,7 +105,7 @@ await runCli(USAGE, async () => {
     for (const [i, [name, o]] of runs.entries()) {
       const t = traceGradients(table, o);
       printSummary(name, t);
-      series.push({ name, color: COLORS[i], points: summarize(t).map((s) => [s.layer, s.mean]) });
+      series.push({ name, color: TRACE_COLORS[i], points: summarize(t).map((s) => [s.layer, s.mean]) });
     }
     const compare = renderChart([{
       title: "mean |dL/dW| per layer (layer 1 = input side)",
@@ -126,27 +126,6 @@ await runCli(USAGE, async () => {
     }`,
   );
 });
-
-/** The course figure: |dW5|, |dW4|, |dW3|, |dW2| against the update step. */
-function traceChart(trace: Trace, logY: boolean): string {
-  const depth = trace.options.depth;
-  const series: Series[] = [];
-  for (let k = depth; k >= 2; k--) {
-    series.push({
-      name: `hidden layer${k}`,
-      color: COLORS[(depth - k) % COLORS.length],
-      points: trace.steps.map((s) => [s.step, s.gradients[k - 1]]),
-    });
-  }
-  return renderChart([{
-    title: `|dL/dW| per update (${trace.options.activation}, init ${trace.options.init}, lr ${trace.options.lr})`,
-    xLabel: "update step",
-    yLabel: logY ? "|dW| (log scale)" : "|dW|",
-    series,
-    logY,
-    xRange: [0, trace.steps.length],
-  }], { width: 720, height: 420 });
-}
 
 function printSummary(name: string, trace: Trace): void {
   console.log(`\n${name}: ${trace.steps.length} updates`);
