@@ -106,6 +106,8 @@ const PROGRESS_DIR = ".progress";
 
 interface ShardProgress {
   file: string;
+  /** Per-pixel float64 sums then sums of squares of this shard's records, in .progress/. */
+  sumsFile: string;
   inputKey: string;
   count: number;
   sha256: string;
@@ -210,7 +212,11 @@ async function preprocessSplit(
   const toBuild: number[] = [];
   for (const [k, file] of shardFiles.entries()) {
     const done = await readShardProgress(dir, file);
-    if (done && done.inputKey === keys[k] && await fileSize(join(dir, file)) === done.count * recordSize * 4) {
+    if (
+      done?.sumsFile && done.inputKey === keys[k] &&
+      await fileSize(join(dir, file)) === done.count * recordSize * 4 &&
+      await fileSize(join(dir, PROGRESS_DIR, done.sumsFile)) === recordSize * 16
+    ) {
       // A shard made under --on-error skip still holds its rejections: under fail they stop the run.
       if (policy === "fail" && done.rejected.length > 0) {
         const first = done.rejected[0];
@@ -266,7 +272,7 @@ async function preprocessSplit(
   } else {
     await Deno.remove(join(dir, "rejected.csv")).catch(() => {});
   }
-  const stats = await pixelStatistics(dir, shardFiles, progressRecords, recordSize);
+  const stats = await pixelStatistics(dir, progressRecords, recordSize);
   const statsBytes = new Uint8Array(stats.values.buffer);
   await writeFileAtomic(join(dir, "pixel-stats.f32"), statsBytes);
 
@@ -341,7 +347,10 @@ async function buildShard(
   params: PreprocessParams,
   options: BuildOptions,
 ): Promise<ShardProgress> {
-  const writer = await ShardWriter.create(join(dir, file), params.size * params.size);
+  const recordSize = params.size * params.size;
+  const writer = await ShardWriter.create(join(dir, file), recordSize);
+  // Pixel statistics are summed as records go by, so finishing a split never re-reads its shards.
+  const sums = new Float64Array(recordSize * 2);
   const lines: number[] = [];
   const rejected: Rejection[] = [];
   const pending: Promise<Float32Array | Error>[] = [];
@@ -366,6 +375,10 @@ async function buildShard(
         rejected.push({ line: row.line, path: row.source, reason });
       } else {
         await writer.append(result);
+        for (let p = 0; p < recordSize; p++) {
+          sums[p] += result[p];
+          sums[recordSize + p] += result[p] * result[p];
+        }
         lines.push(row.line);
       }
       options.onImage();
@@ -376,7 +389,9 @@ async function buildShard(
     throw error;
   }
   const { count, sha256 } = await writer.finish();
-  const progress: ShardProgress = { file, inputKey: key, count, sha256, lines, rejected };
+  const sumsFile = `${file}.sums.f64`;
+  await writeFileAtomic(join(dir, PROGRESS_DIR, sumsFile), new Uint8Array(sums.buffer));
+  const progress: ShardProgress = { file, sumsFile, inputKey: key, count, sha256, lines, rejected };
   await writeTextFileAtomic(join(dir, PROGRESS_DIR, `${file}.json`), JSON.stringify(progress) + "\n");
   return progress;
 }
@@ -433,6 +448,7 @@ async function removeStaleShards(dir: string, keep: Set<string>): Promise<void> 
     if (/^shard-\d{5}\.f32$/.test(entry.name) && !keep.has(entry.name)) {
       await Deno.remove(join(dir, entry.name));
       await Deno.remove(join(dir, PROGRESS_DIR, `${entry.name}.json`)).catch(() => {});
+      await Deno.remove(join(dir, PROGRESS_DIR, `${entry.name}.sums.f64`)).catch(() => {});
     }
   }
 }
@@ -443,41 +459,22 @@ async function readRejected(path: string): Promise<Rejection[]> {
   return rows.map((r) => ({ line: Number(r.line), path: r.path, reason: r.reason }));
 }
 
-/** Per-pixel mean and population std over every record, read back from the shards in chunks. */
+/** Per-pixel mean and population std over every record, from each shard's saved sums. */
 async function pixelStatistics(
   dir: string,
-  files: string[],
   shards: ShardProgress[],
   recordSize: number,
 ): Promise<{ values: Float32Array; mean: number; std: number }> {
   const sum = new Float64Array(recordSize), sumSq = new Float64Array(recordSize);
-  const chunkRecords = Math.max(1, Math.floor((32 << 20) / (recordSize * 4)));
-  const buffer = new Float32Array(chunkRecords * recordSize);
-  const bytes = new Uint8Array(buffer.buffer);
   let n = 0;
-  for (const [k, file] of files.entries()) {
-    using handle = await Deno.open(join(dir, file), { read: true });
-    let left = shards[k].count;
-    while (left > 0) {
-      const records = Math.min(left, chunkRecords);
-      const want = records * recordSize * 4;
-      let got = 0;
-      while (got < want) {
-        const r = await handle.read(bytes.subarray(got, want));
-        if (r === null) throw new Error(`${file} ended early`);
-        got += r;
-      }
-      for (let r = 0; r < records; r++) {
-        const offset = r * recordSize;
-        for (let p = 0; p < recordSize; p++) {
-          const v = buffer[offset + p];
-          sum[p] += v;
-          sumSq[p] += v * v;
-        }
-      }
-      left -= records;
-      n += records;
+  for (const shard of shards) {
+    const bytes = await Deno.readFile(join(dir, PROGRESS_DIR, shard.sumsFile));
+    const sums = new Float64Array(bytes.buffer, bytes.byteOffset, recordSize * 2);
+    for (let p = 0; p < recordSize; p++) {
+      sum[p] += sums[p];
+      sumSq[p] += sums[recordSize + p];
     }
+    n += shard.count;
   }
   const values = new Float32Array(recordSize * 2);
   let totalSum = 0, totalSq = 0;
