@@ -184,10 +184,7 @@ async function preprocessSplit(
     previous.source.sha256 === table.sha256 && await shardsPresent(dir, previous)
   ) {
     const rejected = previous.files.rejected ? await readRejected(join(dir, previous.files.rejected)) : [];
-    if (policy === "fail" && rejected.length > 0) {
-      const first = rejected[0];
-      throw new BadRowError(csv, first.line, first.path, first.reason);
-    }
+    stopOnRejected(policy, csv, rejected);
     return {
       name,
       dir,
@@ -217,11 +214,7 @@ async function preprocessSplit(
       await fileSize(join(dir, file)) === done.count * recordSize * 4 &&
       await fileSize(join(dir, PROGRESS_DIR, done.sumsFile)) === recordSize * 16
     ) {
-      // A shard made under --on-error skip still holds its rejections: under fail they stop the run.
-      if (policy === "fail" && done.rejected.length > 0) {
-        const first = done.rejected[0];
-        throw new BadRowError(csv, first.line, first.path, first.reason);
-      }
+      stopOnRejected(policy, csv, done.rejected);
       progressRecords[k] = done;
     } else {
       toBuild.push(k);
@@ -329,6 +322,14 @@ async function preprocessSplit(
     shardsWritten: toBuild.length,
     seconds: (performance.now() - started) / 1000,
   };
+}
+
+/** Cached work made under --on-error skip still holds its rejections: under fail the first one stops the run. */
+function stopOnRejected(policy: ErrorPolicy, csv: string, rejected: Rejection[]): void {
+  if (policy === "fail" && rejected.length > 0) {
+    const first = rejected[0];
+    throw new BadRowError(csv, first.line, first.path, first.reason);
+  }
 }
 
 interface BuildOptions {

@@ -7,7 +7,7 @@
  */
 import { join } from "node:path";
 import { openSplit, type SplitReader } from "../pipeline/shard_reader.ts";
-import { SplitFormatError } from "../pipeline/manifest.ts";
+import { type Manifest, SplitFormatError } from "../pipeline/manifest.ts";
 import { writeFileAtomic, writeTextFileAtomic } from "../pipeline/atomic_file.ts";
 import { toCsv } from "../pipeline/csv_text.ts";
 import { createProgress, formatDuration } from "../pipeline/progress.ts";
@@ -399,11 +399,13 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
         tensors: tf.memory().numTensors,
       };
       history.push(record);
+      // One copy of the weights per epoch serves both the checkpoint and, when it improved, the best weights.
+      const weights = snapshot(mlp);
       let bestChanged = false;
       if (split.validation.length > 0) {
         if (!best || valLoss < best.validationLoss) {
           best = { epoch: epoch + 1, validationLoss: valLoss, epochsSince: 0 };
-          bestWeights = snapshot(mlp);
+          bestWeights = weights;
           bestChanged = true;
         } else {
           best.epochsSince++;
@@ -416,7 +418,7 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
         history,
         best,
         optimizerStep: optimizer.step,
-      }, { tensors: snapshot(mlp), optimizerSlots: optimizer.state().slots, best: bestWeights, bestChanged });
+      }, { tensors: weights, optimizerSlots: optimizer.state().slots, best: bestWeights, bestChanged });
       await hooks.onEpoch?.(record);
     }
 
@@ -440,7 +442,7 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
       wallSeconds: (performance.now() - started) / 1000,
       parameterCount: countParameters(mlp),
     };
-    await writeModelDirectory(config, mlp, result, stats, hooks.record ?? {});
+    await writeModelDirectory(config, manifest, mlp, result, stats, hooks.record ?? {});
     return result;
   } finally {
     disposeMlp(mlp);
@@ -464,12 +466,12 @@ export function formatEpoch(r: EpochRecord, epochs: number): string {
 /** Writes model.json, weights.bin, pixel stats, training.json, history.csv and curves.svg. */
 async function writeModelDirectory(
   config: TrainConfig,
+  manifest: Manifest,
   mlp: Mlp,
   result: TrainResult,
   stats: Float32Array | null,
   record: Record<string, unknown>,
 ): Promise<void> {
-  const manifest = JSON.parse(await Deno.readTextFile(join(config.data, "train", "manifest.json")));
   if (stats) {
     await writeFileAtomic(
       join(config.out, MODEL_FILES.stats),
