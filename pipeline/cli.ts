@@ -3,8 +3,15 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { DEFAULT_SHARD_SIZE, type ErrorPolicy, preprocess, type SplitSummary } from "./preprocess.ts";
-import { DEFAULT_PREPROCESS, type PixelScale } from "./decode_gray.ts";
+import {
+  type Augmentation,
+  DEFAULT_CONCURRENCY,
+  DEFAULT_SHARD_SIZE,
+  type ErrorPolicy,
+  preprocess,
+  type SplitSummary,
+} from "./preprocess.ts";
+import { DEFAULT_PREPROCESS, type PixelScale, type ResizeKernel } from "./decode_gray.ts";
 import { parseIntegerFlag, runCli } from "./cli_support.ts";
 
 const USAGE = `Usage: deno task preprocess --csv DATA/train.csv [--csv DATA/test.csv ...] --out CACHE [options]
@@ -21,8 +28,12 @@ Options:
   --classes A,B          class names for label 0 and 1, accepted as labels (default not_dog,dog)
   --size N               output width and height (default ${DEFAULT_PREPROCESS.size})
   --scale unit|raw       store value/255 (unit, default) or 0..255 (raw, as the course did)
+  --resize-kernel K      opencv-linear (default: cv2.resize INTER_LINEAR, bit for bit) or linear
+                         (libvips bilinear widened when shrinking: better for photos much larger than --size)
+  --augment flip         also store a left-right mirrored copy of every image of the train split
+  --augment-split NAME   the split --augment applies to (default train; never test)
   --shard-size N         records per shard (default ${DEFAULT_SHARD_SIZE})
-  --concurrency N        images decoded at once (default 4)
+  --concurrency N        images decoded at once (default ${DEFAULT_CONCURRENCY})
   --on-error fail|skip   stop at the first bad row (default), or skip and list it in rejected.csv
   -h, --help             this text`;
 
@@ -37,6 +48,9 @@ await runCli(USAGE, async () => {
       classes: { type: "string" },
       size: { type: "string" },
       scale: { type: "string" },
+      "resize-kernel": { type: "string" },
+      augment: { type: "string" },
+      "augment-split": { type: "string" },
       "shard-size": { type: "string" },
       concurrency: { type: "string" },
       "on-error": { type: "string" },
@@ -64,9 +78,12 @@ await runCli(USAGE, async () => {
     params: {
       size: parseIntegerFlag("--size", values.size, DEFAULT_PREPROCESS.size),
       scale: (values.scale ?? DEFAULT_PREPROCESS.scale) as PixelScale,
+      resizeKernel: (values["resize-kernel"] ?? DEFAULT_PREPROCESS.resizeKernel) as ResizeKernel,
     },
+    augment: values.augment as Augmentation | undefined,
+    augmentSplit: values["augment-split"],
     shardSize: parseIntegerFlag("--shard-size", values["shard-size"], DEFAULT_SHARD_SIZE),
-    concurrency: parseIntegerFlag("--concurrency", values.concurrency, 4),
+    concurrency: parseIntegerFlag("--concurrency", values.concurrency, DEFAULT_CONCURRENCY),
     onError: (values["on-error"] ?? "fail") as ErrorPolicy,
     progress: true,
   };
@@ -74,6 +91,7 @@ await runCli(USAGE, async () => {
     `preprocess: ${
       options.csvs.join(", ")
     } -> ${options.out} (size ${options.params.size}, scale ${options.params.scale}, ` +
+      `resize ${options.params.resizeKernel}${options.augment ? `, augment ${options.augment}` : ""}, ` +
       `shard ${options.shardSize}, concurrency ${options.concurrency}, on-error ${options.onError})`,
   );
   const summaries = await preprocess(options);
@@ -81,8 +99,9 @@ await runCli(USAGE, async () => {
 });
 
 function describe(s: SplitSummary): string {
-  const head = `${s.name}: ${s.count} records (label 0: ${s.countPerClass[0]}, label 1: ${s.countPerClass[1]}), ` +
-    `${s.rejected.length} rejected`;
+  const flipped = s.augmentation === "flip" ? ", each image also mirrored" : "";
+  const head = `${s.name}: ${s.count} records (label 0: ${s.countPerClass[0]}, label 1: ${s.countPerClass[1]}` +
+    `${flipped}), ${s.rejected.length} rejected`;
   if (s.upToDate) return `${head}; up to date, nothing to do (${s.seconds.toFixed(2)} s) -> ${s.dir}`;
   const rate = s.decoded / Math.max(s.seconds, 1e-9);
   const lines = [

@@ -7,9 +7,13 @@
  * @module
  */
 import { sharp } from "./sharp.ts";
+import { grayResizeLinear } from "./opencv_gray_resize.ts";
 
 /** How pixel values are stored: `unit` is value/255, `raw` is 0..255 as the course's code did. */
 export type PixelScale = "unit" | "raw";
+
+/** The resize kernels {@linkcode decodeGray} offers. */
+export type ResizeKernel = "opencv-linear" | "linear";
 
 /** Every parameter that decides the pixels of a record; recorded in the manifest and the model. */
 export interface PreprocessParams {
@@ -19,8 +23,13 @@ export interface PreprocessParams {
   scale: PixelScale;
   /** Grayscale conversion formula. */
   grayscale: "bt601-luma";
-  /** Resampling kernel (libvips name): `linear` is bilinear, its support widened by the shrink factor so shrinking averages every pixel. */
-  resizeKernel: "linear";
+  /**
+   * Resampling: `opencv-linear` is cv2.resize INTER_LINEAR on the gray plane, bit for bit (the course's and the
+   * PyTorch reference's resize; it samples 2×2 pixels, so shrinking by more than ~2× aliases); `linear` is
+   * libvips' bilinear with its support widened by the shrink factor, so shrinking averages every pixel
+   * (better for photos many times the output size).
+   */
+  resizeKernel: ResizeKernel;
   /** Aspect handling: `fill` stretches to size×size, as the course's data is. */
   fit: "fill";
   /** Colour transparent pixels are flattened onto, in 0..255 sRGB. */
@@ -36,7 +45,7 @@ export const DEFAULT_PREPROCESS: PreprocessParams = {
   size: 227,
   scale: "unit",
   grayscale: "bt601-luma",
-  resizeKernel: "linear",
+  resizeKernel: "opencv-linear",
   fit: "fill",
   background: { r: 255, g: 255, b: 255 },
   orientation: "exif-auto",
@@ -45,7 +54,7 @@ export const DEFAULT_PREPROCESS: PreprocessParams = {
 
 /** A human-readable description of the grayscale formula, for the manifest and README. */
 export const GRAYSCALE_FORMULA =
-  "Y = (4899 R + 9617 G + 1868 B + 8192) >> 14 on 8-bit gamma-encoded sRGB (BT.601 luma 0.299/0.587/0.114, OpenCV COLOR_BGR2GRAY fixed point)";
+  "Y = (9798 R + 19235 G + 3735 B + 16384) >> 15 on 8-bit gamma-encoded sRGB (BT.601 luma 0.299/0.587/0.114, OpenCV 4 COLOR_BGR2GRAY fixed point)";
 
 /** Raised when an image cannot be decoded; the message says why. */
 export class ImageDecodeError extends Error {
@@ -62,13 +71,13 @@ export type ImageInput = string | Uint8Array;
 /**
  * Decodes `input` to `size*size` float32 gray values, written into `into` when given.
  *
- * libvips decodes, applies EXIF orientation, flattens alpha, reduces any input
- * (CMYK, 16-bit, palette, gray) to 8-bit sRGB and resizes. The luma is then taken
- * here with OpenCV's fixed-point BT.601 formula, because libvips' own `b-w`
- * conversion works in linear light and comes out about 3% brighter. Taking the
- * luma after the resize (both are linear) differs from gray-then-resize by the
- * rounding of the resized channels only (under half a gray level), and it was
- * the fastest arrangement measured: a gray-plane resize in JavaScript cost more.
+ * libvips decodes, applies EXIF orientation, flattens alpha and reduces any input
+ * (CMYK, 16-bit, palette, gray) to 8-bit sRGB; the luma and, by default, the resize
+ * are then OpenCV's own fixed-point arithmetic in JavaScript (opencv_gray_resize.ts),
+ * so a record equals what cvtColor + cv2.resize give on the same decoded pixels.
+ * libvips' own `b-w` conversion works in linear light and comes out about 3% brighter.
+ * Measured on 500×375 photos, decoding at full size and resizing here is also about
+ * twice as fast as resizing in libvips.
  */
 export async function decodeGray(
   input: ImageInput,
@@ -81,25 +90,29 @@ export async function decodeGray(
   if (out.length !== size * size) {
     throw new RangeError(`decodeGray() needs a buffer of ${size * size} values, got ${out.length}`);
   }
+  if (params.resizeKernel !== "opencv-linear" && params.resizeKernel !== "linear") {
+    throw new TypeError(`unknown resize kernel "${params.resizeKernel}": use "opencv-linear" or "linear"`);
+  }
   if (input.length === 0) throw new ImageDecodeError(name, "empty input (0 bytes)");
-  let rgb: Uint8Array;
+  let decoded: { data: Uint8Array; width: number; height: number };
   try {
-    const { data, info } = await sharp(input, { failOn: "warning", animated: false })
+    let pipeline = sharp(input, { failOn: "warning", animated: false })
       .autoOrient()
       .flatten({ background: params.background })
-      .toColourspace("srgb")
-      .resize(size, size, { fit: params.fit, kernel: params.resizeKernel })
-      .raw({ depth: "uchar" })
-      .toBuffer({ resolveWithObject: true });
+      .toColourspace("srgb");
+    if (params.resizeKernel === "linear") pipeline = pipeline.resize(size, size, { fit: params.fit, kernel: "linear" });
+    const { data, info } = await pipeline.raw({ depth: "uchar" }).toBuffer({ resolveWithObject: true });
     if (info.channels !== 3) throw new Error(`expected 3 sRGB channels after conversion, got ${info.channels}`);
-    rgb = new Uint8Array(data.buffer, data.byteOffset, data.length);
+    decoded = {
+      data: new Uint8Array(data.buffer, data.byteOffset, data.length),
+      width: info.width,
+      height: info.height,
+    };
   } catch (error) {
     throw new ImageDecodeError(name, describeSharpError(error), { cause: error });
   }
   const gain = params.scale === "unit" ? 1 / 255 : 1;
-  for (let i = 0, p = 0; i < out.length; i++, p += 3) {
-    out[i] = ((4899 * rgb[p] + 9617 * rgb[p + 1] + 1868 * rgb[p + 2] + 8192) >> 14) * gain;
-  }
+  grayResizeLinear(decoded.data, decoded.width, decoded.height, 3, size, gain, out);
   return out;
 }
 

@@ -32,7 +32,7 @@ Deno.test("decodeGray() resizes to size×size with fill, keeping a left/right sp
 
 Deno.test("decodeGray() applies EXIF orientation", async () => {
   const v = await decodeGray(edge.exifRotated, raw(8));
-  // Stored 24×32 with a white top row; orientation 6 puts it on the right-hand column.
+  // Stored 24×32 with a white top quarter; orientation 6 puts it on the right-hand quarter.
   const rightColumn = Array.from({ length: 8 }, (_, y) => v[y * 8 + 7]);
   const leftColumn = Array.from({ length: 8 }, (_, y) => v[y * 8]);
   assert.ok(rightColumn.every((x) => x > 40), `right column ${rightColumn}`);
@@ -53,9 +53,11 @@ Deno.test("decodeGray() takes the first frame of an animated GIF", async () => {
 });
 
 Deno.test("decodeGray() reads CMYK JPEG, 16-bit PNG, WebP, TIFF and non-ASCII names as 8-bit gray", async () => {
-  const reference = await decodeGray(edge.nonAscii, raw(8));
+  // libvips' widened bilinear averages the JPEG noise that 2-tap INTER_LINEAR would sample at a 4x shrink.
+  const params = { ...raw(8), resizeKernel: "linear" as const };
+  const reference = await decodeGray(edge.nonAscii, params);
   for (const path of [edge.png16, edge.webp, edge.tiff, edge.cmyk]) {
-    const v = await decodeGray(path, raw(8));
+    const v = await decodeGray(path, params);
     assert.ok(v.every((x) => Number.isInteger(x) && x >= 0 && x <= 255), path);
     const meanDiff = v.reduce((s, x, i) => s + Math.abs(x - reference[i]), 0) / v.length;
     // CMYK goes through a generic profile, so it is only close; the others are nearly identical.

@@ -5,7 +5,8 @@
  * - `shard-00000.f32`, ...: little-endian float32 records of width*height values,
  *   row-major, one after another, nothing else (`numpy.fromfile(f, "<f4").reshape(-1, w*h)`);
  * - `labels.u8`: one byte (0 or 1) per record, in record order across shards;
- * - `records.csv`: `index,shard,line,path,label` per record (the source row of each);
+ * - `records.csv`: `index,shard,line,path,label,flipped` per record (the source row of each;
+ *   `flipped` is 1 for the mirrored copy an augmented split stores after each record);
  * - `pixel-stats.f32`: per-pixel mean (width*height float32) then standard deviation;
  * - `rejected.csv`: `line,path,reason` for skipped rows, when there were any;
  * - `manifest.json`: this module's {@linkcode Manifest}, written last: a split
@@ -53,6 +54,11 @@ export interface Manifest {
   classes: [string, string];
   /** Pixel scaling (`unit` = /255, `raw` = 0..255). */
   scale: PreprocessParams["scale"];
+  /**
+   * `flip`: each image is stored twice, as is then mirrored left to right (records 2i and 2i+1 share a
+   * source row; splits of the data must keep them together). Absent or null: one record per image.
+   */
+  augmentation?: "flip" | null;
   /** Every preprocessing parameter. */
   preprocess: PreprocessParams & { grayscaleFormula: string; decoder: string };
   /** Per-pixel statistics of the split (for standardisation). */

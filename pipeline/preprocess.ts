@@ -36,6 +36,9 @@ import { toCsv } from "./csv_text.ts";
 /** What to do with a bad row: stop the run, or leave it out and list it in rejected.csv. */
 export type ErrorPolicy = "fail" | "skip";
 
+/** Augmentation at preprocess time: `flip` stores a left-right mirrored copy right after each record. */
+export type Augmentation = "flip";
+
 /** Options for {@linkcode preprocess}. */
 export interface PreprocessOptions extends ReadLabelsOptions {
   /** Label CSVs; each becomes a split named after it (train.csv -> OUT/train). */
@@ -52,6 +55,10 @@ export interface PreprocessOptions extends ReadLabelsOptions {
   onError?: ErrorPolicy;
   /** Show progress on stderr. */
   progress?: boolean;
+  /** Augmentation of the split named by `augmentSplit`; other splits are stored as they are. */
+  augment?: Augmentation;
+  /** The split augmented (default "train"): augmenting test or validation data would change what they measure. */
+  augmentSplit?: string;
 }
 
 /** A row left out, and why. */
@@ -76,6 +83,8 @@ export interface SplitSummary {
   count: number;
   /** Records per label. */
   countPerClass: [number, number];
+  /** Augmentation applied to this split, or null. */
+  augmentation: Augmentation | null;
   /** Rows left out. */
   rejected: Rejection[];
   /** Images decoded by this run. */
@@ -102,6 +111,9 @@ export class BadRowError extends Error {
 /** The default number of records per shard (about 206 MB at 227×227). */
 export const DEFAULT_SHARD_SIZE = 1000;
 
+/** The default number of images decoded at once: enough to keep both cores of a small machine busy. */
+export const DEFAULT_CONCURRENCY = 8;
+
 const PROGRESS_DIR = ".progress";
 
 interface ShardProgress {
@@ -111,7 +123,7 @@ interface ShardProgress {
   inputKey: string;
   count: number;
   sha256: string;
-  /** CSV lines of the records, in order. */
+  /** CSV lines of the records, in order (each line twice, original then mirrored, in a flipped split). */
   lines: number[];
   rejected: Rejection[];
 }
@@ -123,11 +135,22 @@ export async function preprocess(options: PreprocessOptions): Promise<SplitSumma
   const names = options.csvs.map(splitName);
   const duplicate = names.find((name, i) => names.indexOf(name) !== i);
   if (duplicate) throw new TypeError(`Two CSVs would both write the split "${duplicate}": rename one of them`);
+  const augmentSplit = options.augmentSplit ?? "train";
+  if (options.augment !== undefined && options.augment !== "flip") {
+    throw new TypeError(`--augment must be "flip", got "${options.augment}"`);
+  }
+  if (options.augment && !names.includes(augmentSplit)) {
+    throw new TypeError(
+      `--augment ${options.augment} applies to the split "${augmentSplit}", but no CSV is named ${augmentSplit}.csv ` +
+        `(splits: ${names.join(", ")}); name the split to augment with --augment-split`,
+    );
+  }
 
   await using _lock = await acquireLock(options.out, "deno task preprocess");
   const summaries: SplitSummary[] = [];
   for (const [i, csv] of options.csvs.entries()) {
-    summaries.push(await preprocessSplit(csv, join(options.out, names[i]), params, options));
+    const augmentation = options.augment && names[i] === augmentSplit ? options.augment : null;
+    summaries.push(await preprocessSplit(csv, join(options.out, names[i]), params, augmentation, options));
   }
   return summaries;
 }
@@ -144,11 +167,14 @@ function validateParams(params: PreprocessParams, options: PreprocessOptions): v
   if (params.scale !== "unit" && params.scale !== "raw") {
     throw new TypeError(`--scale must be "unit" or "raw", got "${params.scale}"`);
   }
+  if (params.resizeKernel !== "opencv-linear" && params.resizeKernel !== "linear") {
+    throw new TypeError(`--resize-kernel must be "opencv-linear" or "linear", got "${params.resizeKernel}"`);
+  }
   const shardSize = options.shardSize ?? DEFAULT_SHARD_SIZE;
   if (!Number.isInteger(shardSize) || shardSize < 1) {
     throw new RangeError(`--shard-size must be a positive integer, got ${shardSize}`);
   }
-  const concurrency = options.concurrency ?? 4;
+  const concurrency = options.concurrency ?? DEFAULT_CONCURRENCY;
   if (!Number.isInteger(concurrency) || concurrency < 1) {
     throw new RangeError(`--concurrency must be a positive integer, got ${concurrency}`);
   }
@@ -162,6 +188,7 @@ async function preprocessSplit(
   csv: string,
   dir: string,
   params: PreprocessParams,
+  augmentation: Augmentation | null,
   options: PreprocessOptions,
 ): Promise<SplitSummary> {
   const started = performance.now();
@@ -174,7 +201,7 @@ async function preprocessSplit(
   // Plan: one input key per shard, from the rows and each image's size and mtime.
   const chunks: LabelRow[][] = [];
   for (let i = 0; i < table.rows.length; i += shardSize) chunks.push(table.rows.slice(i, i + shardSize));
-  const keys = chunks.map((rows) => inputKey(rows, params));
+  const keys = chunks.map((rows) => inputKey(rows, params, augmentation));
   const shardFiles = chunks.map((_, k) => `shard-${String(k).padStart(5, "0")}.f32`);
 
   const previous = await tryReadManifest(dir);
@@ -191,6 +218,7 @@ async function preprocessSplit(
       upToDate: true,
       count: previous.count,
       countPerClass: previous.countPerClass,
+      augmentation,
       rejected,
       decoded: 0,
       shardsReused: keys.length,
@@ -230,7 +258,8 @@ async function preprocessSplit(
       progressRecords[k] = await buildShard(dir, shardFiles[k], keys[k], chunks[k], params, {
         csv,
         policy,
-        concurrency: options.concurrency ?? 4,
+        concurrency: options.concurrency ?? DEFAULT_CONCURRENCY,
+        flip: augmentation === "flip",
         onImage: () => bar?.tick(),
       });
       decoded += chunks[k].length;
@@ -245,9 +274,10 @@ async function preprocessSplit(
   const recordLines: string[][] = [];
   const rejected: Rejection[] = [];
   for (const [k, shard] of progressRecords.entries()) {
-    for (const line of shard.lines) {
+    for (const [i, line] of shard.lines.entries()) {
       const row = lineToRow.get(line)!;
-      recordLines.push([String(labels.length), String(k), String(line), row.source, String(row.label)]);
+      const flipped = augmentation === "flip" && i % 2 === 1 ? "1" : "0";
+      recordLines.push([String(labels.length), String(k), String(line), row.source, String(row.label), flipped]);
       labels.push(row.label!);
     }
     rejected.push(...shard.rejected);
@@ -256,7 +286,10 @@ async function preprocessSplit(
   if (count === 0) throw new RangeError(`${csv}: no usable rows (all ${table.rows.length} were rejected; see above)`);
   const countPerClass: [number, number] = [labels.filter((l) => l === 0).length, labels.filter((l) => l === 1).length];
   await writeFileAtomic(join(dir, "labels.u8"), Uint8Array.from(labels));
-  await writeTextFileAtomic(join(dir, "records.csv"), toCsv(["index", "shard", "line", "path", "label"], recordLines));
+  await writeTextFileAtomic(
+    join(dir, "records.csv"),
+    toCsv(["index", "shard", "line", "path", "label", "flipped"], recordLines),
+  );
   if (rejected.length > 0) {
     await writeTextFileAtomic(
       join(dir, "rejected.csv"),
@@ -285,6 +318,7 @@ async function preprocessSplit(
     countPerClass,
     classes: options.classes ? [options.classes[0], options.classes[1]] : ["not_dog", "dog"],
     scale: params.scale,
+    augmentation,
     preprocess: {
       ...params,
       grayscaleFormula: GRAYSCALE_FORMULA,
@@ -316,6 +350,7 @@ async function preprocessSplit(
     upToDate: false,
     count,
     countPerClass,
+    augmentation,
     rejected,
     decoded,
     shardsReused: shardFiles.length - toBuild.length,
@@ -336,6 +371,8 @@ interface BuildOptions {
   csv: string;
   policy: ErrorPolicy;
   concurrency: number;
+  /** Append a left-right mirrored copy after each record. */
+  flip: boolean;
   onImage: () => void;
 }
 
@@ -349,9 +386,8 @@ async function buildShard(
   options: BuildOptions,
 ): Promise<ShardProgress> {
   const recordSize = params.size * params.size;
+  // The writer also sums each pixel as records go by, so finishing a split never re-reads its shards.
   const writer = await ShardWriter.create(join(dir, file), recordSize);
-  // Pixel statistics are summed as records go by, so finishing a split never re-reads its shards.
-  const sums = new Float64Array(recordSize * 2);
   const lines: number[] = [];
   const rejected: Rejection[] = [];
   const pending: Promise<Float32Array | Error>[] = [];
@@ -375,12 +411,13 @@ async function buildShard(
         if (options.policy === "fail") throw new BadRowError(options.csv, row.line, row.source, reason);
         rejected.push({ line: row.line, path: row.source, reason });
       } else {
+        const mirror = options.flip ? mirrored(result, params.size) : null;
         await writer.append(result);
-        for (let p = 0; p < recordSize; p++) {
-          sums[p] += result[p];
-          sums[recordSize + p] += result[p] * result[p];
-        }
         lines.push(row.line);
+        if (mirror) {
+          await writer.append(mirror);
+          lines.push(row.line);
+        }
       }
       options.onImage();
     }
@@ -389,7 +426,7 @@ async function buildShard(
     await writer.abort();
     throw error;
   }
-  const { count, sha256 } = await writer.finish();
+  const { count, sha256, sums } = await writer.finish();
   const sumsFile = `${file}.sums.f64`;
   await writeFileAtomic(join(dir, PROGRESS_DIR, sumsFile), new Uint8Array(sums.buffer));
   const progress: ShardProgress = { file, sumsFile, inputKey: key, count, sha256, lines, rejected };
@@ -409,9 +446,19 @@ async function explainDecodeFailure(path: string, error: ImageDecodeError): Prom
   return error.message.slice(error.source.length + 2);
 }
 
-function inputKey(rows: LabelRow[], params: PreprocessParams): string {
+/** The record mirrored left to right. */
+export function mirrored(record: Float32Array, size: number): Float32Array {
+  const out = new Float32Array(record.length);
+  for (let y = 0; y < size; y++) {
+    const row = y * size;
+    for (let x = 0; x < size; x++) out[row + x] = record[row + size - 1 - x];
+  }
+  return out;
+}
+
+function inputKey(rows: LabelRow[], params: PreprocessParams, augmentation: Augmentation | null): string {
   const hash = createHash("sha256");
-  hash.update(JSON.stringify({ formatVersion: SHARD_FORMAT_VERSION, params }));
+  hash.update(JSON.stringify({ formatVersion: SHARD_FORMAT_VERSION, params, augmentation }));
   for (const row of rows) {
     let stamp = "missing";
     try {

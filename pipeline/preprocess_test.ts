@@ -41,7 +41,7 @@ Deno.test("preprocess() writes shards that read back as the decoded images, with
   for (let i = 0; i < 12; i++) mean0 += (await reader.readRecord(i))[0] / 12;
   assert.ok(Math.abs(stats[0] - mean0) < 1e-6);
   const records = await Deno.readTextFile(join(out, "train", "records.csv"));
-  assert.match(records, /^index,shard,line,path,label\n0,0,2,images\/train\/00000.jpg,0\n/);
+  assert.match(records, /^index,shard,line,path,label,flipped\n0,0,2,images\/train\/00000.jpg,0,0\n/);
   await Deno.remove(dir, { recursive: true });
 });
 
@@ -163,5 +163,36 @@ Deno.test("SplitReader serves overlapping reads correctly (they share one file h
   for (const [b, ix] of [[11, 3, 7], [0, 1, 2, 3], [9, 5]].entries()) {
     ix.forEach((i, k) => assert.deepEqual(batches[b].values.subarray(k * 64, (k + 1) * 64), expected[i]));
   }
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("preprocess() --augment flip stores each train image then its mirror, and leaves test alone", async () => {
+  const { dir, set, csvs, out } = await fixture(6, 4);
+  const [train, test] = await preprocess({ csvs, out, params: small, shardSize: 4, augment: "flip" });
+  assert.equal(train.augmentation, "flip");
+  assert.equal(train.count, 12);
+  assert.deepEqual(train.countPerClass, [6, 6]);
+  assert.equal(test.augmentation, null);
+  assert.equal(test.count, 4);
+  using reader = await openSplit(join(out, "train"));
+  assert.equal(reader.manifest.augmentation, "flip");
+  for (const [i, record] of set.train.entries()) {
+    const original = await reader.readRecord(2 * i), mirror = await reader.readRecord(2 * i + 1);
+    assert.deepEqual(original, await decodeGray(join(dir, record.path), { ...DEFAULT_PREPROCESS, ...small }));
+    for (let y = 0; y < 8; y++) for (let x = 0; x < 8; x++) assert.equal(mirror[y * 8 + x], original[y * 8 + 7 - x]);
+    assert.equal(reader.labels[2 * i], record.label);
+    assert.equal(reader.labels[2 * i + 1], record.label);
+  }
+  const records = (await Deno.readTextFile(join(out, "train", "records.csv"))).trim().split("\n");
+  assert.deepEqual(records.slice(1, 3), ["0,0,2,images/train/00000.jpg,0,0", "1,0,2,images/train/00000.jpg,0,1"]);
+  // Turning augmentation off is a change of input: the train split is rebuilt, test is not.
+  const [plain, testAgain] = await preprocess({ csvs, out, params: small, shardSize: 4 });
+  assert.equal(plain.count, 6);
+  assert.equal(plain.upToDate, false);
+  assert.equal(testAgain.upToDate, true);
+  await assert.rejects(
+    () => preprocess({ csvs, out, params: small, augment: "flip", augmentSplit: "validation" }),
+    /no CSV is named validation\.csv/,
+  );
   await Deno.remove(dir, { recursive: true });
 });

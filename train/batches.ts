@@ -64,27 +64,38 @@ export function shuffled(indices: ArrayLike<number>, seed: number): Uint32Array 
 /**
  * Takes `limit` records (all when undefined) of a split, stratified by label,
  * then holds out `fraction` of each class for validation. Seeded.
+ * With `groupSize` g, records [g·i, g·i+g) are one source image (an image and its
+ * mirrored copy): they are taken, held out and counted together, so no copy of a
+ * validation image is trained on.
  */
 export function splitTrainValidation(
   labels: Uint8Array,
-  options: { fraction: number; seed: number; limit?: number },
+  options: { fraction: number; seed: number; limit?: number; groupSize?: number },
 ): TrainValidation {
   const { fraction, seed, limit } = options;
+  const groupSize = options.groupSize ?? 1;
   if (!(fraction >= 0 && fraction < 1)) throw new RangeError(`--val-fraction must be in [0, 1), got ${fraction}`);
+  if (!Number.isInteger(groupSize) || groupSize < 1 || labels.length % groupSize !== 0) {
+    throw new RangeError(`cannot group ${labels.length} records by ${groupSize}`);
+  }
+  const groups = labels.length / groupSize;
   const byClass = [0, 1].map((c) =>
-    shuffled(labels.reduce<number[]>((a, l, i) => (l === c && a.push(i), a), []), seed + c)
+    shuffled(Array.from({ length: groups }, (_, g) => g).filter((g) => labels[g * groupSize] === c), seed + c)
   );
-  const total = Math.min(limit ?? labels.length, labels.length);
+  const total = Math.min(Math.ceil((limit ?? labels.length) / groupSize), groups);
   const train: number[] = [], validation: number[] = [];
+  const expand = (into: number[], members: Uint32Array) => {
+    for (const g of members) for (let k = 0; k < groupSize; k++) into.push(g * groupSize + k);
+  };
   for (const [c, members] of byClass.entries()) {
     // Each class keeps its share of the limit; the rounding remainder goes to class 1.
     const share = c === 0
-      ? Math.round((total * members.length) / labels.length)
-      : total - Math.round((total * byClass[0].length) / labels.length);
+      ? Math.round((total * members.length) / groups)
+      : total - Math.round((total * byClass[0].length) / groups);
     const taken = members.subarray(0, Math.min(share, members.length));
     const held = Math.round(taken.length * fraction);
-    validation.push(...taken.subarray(0, held));
-    train.push(...taken.subarray(held));
+    expand(validation, taken.subarray(0, held));
+    expand(train, taken.subarray(held));
   }
   return { train: Uint32Array.from(train).sort(), validation: Uint32Array.from(validation).sort() };
 }

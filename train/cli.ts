@@ -162,8 +162,12 @@ await runCli(USAGE, async () => {
     string,
     string,
   ];
-  for (const [name, m] of Object.entries(result.metrics) as [string, Metrics | null][]) {
+  const names: Record<string, string> = {
+    testBatchStatistics: "test with BatchNorm in training mode (the course's bug)",
+  };
+  for (const [key, m] of Object.entries(result.metrics) as [string, Metrics | null][]) {
     if (!m) continue;
+    const name = names[key] ?? key;
     console.log(
       `${name.padEnd(10)} accuracy ${(100 * m.accuracy).toFixed(2)}% (majority class ${
         (100 * m.majorityAccuracy).toFixed(1)

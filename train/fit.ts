@@ -115,8 +115,11 @@ export interface TrainResult {
   bestEpoch: number;
   /** Whether early stopping ended the run. */
   stoppedEarly: boolean;
-  /** Final metrics in inference mode. */
-  metrics: { train: Metrics; validation: Metrics | null; test: Metrics };
+  /**
+   * Final metrics in inference mode; `testBatchStatistics` is the test split again with BatchNorm left in
+   * training mode (batch statistics, batches of the training batch size), as the course baseline evaluated.
+   */
+  metrics: { train: Metrics; validation: Metrics | null; test: Metrics; testBatchStatistics: Metrics | null };
   /** Wall seconds of this invocation. */
   wallSeconds: number;
   /** Trainable parameters. */
@@ -226,12 +229,18 @@ async function openData(dir: string, valSplit?: string): Promise<SplitReader[]> 
 }
 
 /** Probabilities for `indices` of a split, in inference mode. */
-async function predictIndices(mlp: Mlp, loader: BatchLoader, indices: Uint32Array, batchSize: number) {
+async function predictIndices(
+  mlp: Mlp,
+  loader: BatchLoader,
+  indices: Uint32Array,
+  batchSize: number,
+  options: { batchStatistics?: boolean } = {},
+) {
   const probabilities = new Float32Array(indices.length), labels = new Uint8Array(indices.length);
   let offset = 0;
   for await (const host of prefetchBatches(loader, indices, batchSize)) {
     const batch = loader.toTensors(host);
-    const p = predictProbabilities(mlp, batch.chunks);
+    const p = predictProbabilities(mlp, batch.chunks, options);
     probabilities.set(p.dataSync(), offset);
     labels.set(host.labels, offset);
     offset += host.size;
@@ -293,6 +302,8 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
     fraction: validationSplit ? 0 : config.valFraction,
     seed: config.seed,
     limit: config.limitTrain,
+    // A flipped split stores each image and its mirror side by side: they stay on the same side of the split.
+    groupSize: manifest.augmentation === "flip" ? 2 : 1,
   });
   if (validationSplit) split.validation = Uint32Array.from({ length: validationSplit.count }, (_, i) => i);
   const testIndices =
@@ -433,7 +444,13 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
       train: await evaluate(trainLoader, split.train),
       validation: split.validation.length > 0 ? await evaluate(validationLoader, split.validation) : null,
       test: await evaluate(testLoader, testIndices),
+      testBatchStatistics: null as Metrics | null,
     };
+    if (mlp.spec.batchNorm) {
+      // What the course baseline measured: BatchNorm still in training mode at test time, batches of the training size.
+      const r = await predictIndices(mlp, testLoader, testIndices, config.batchSize, { batchStatistics: true });
+      metrics.testBatchStatistics = computeMetrics(r.probabilities, r.labels);
+    }
     const result: TrainResult = {
       history,
       bestEpoch,

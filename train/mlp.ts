@@ -318,8 +318,16 @@ function tensorCopyInto(source: tf.Tensor, target: tf.Tensor): void {
   tensorMemory(target).set(values);
 }
 
-/** Inference-mode forward pass (moving statistics, no dropout): P(label 1) for each sample, shape [1, batch]. */
-export function predictProbabilities(mlp: Mlp, chunks: tf.Tensor2D[]): tf.Tensor2D {
+/**
+ * Inference-mode forward pass (moving statistics, no dropout): P(label 1) for each sample, shape [1, batch].
+ * `batchStatistics` normalises with the batch's own mean and variance instead, as a BatchNorm left in
+ * training mode at test time does (the course baseline's bug); only for measuring what that costs.
+ */
+export function predictProbabilities(
+  mlp: Mlp,
+  chunks: tf.Tensor2D[],
+  options: { batchStatistics?: boolean } = {},
+): tf.Tensor2D {
   return tf.tidy(() => {
     let inputT: tf.Tensor2D[] = [];
     let out!: tf.Tensor2D;
@@ -331,15 +339,17 @@ export function predictProbabilities(mlp: Mlp, chunks: tf.Tensor2D[]): tf.Tensor
         out = tf.sigmoid(tf.add(z, layer.bias!));
         break;
       }
-      const y = layer.gamma
-        ? tf.add(
-          tf.mul(
-            tf.mul(tf.sub(z, layer.movingMean!), tf.rsqrt(tf.add(layer.movingVariance!, BN_EPSILON))),
-            layer.gamma,
-          ),
-          layer.beta!,
-        )
-        : tf.add(z, layer.bias!);
+      let y: tf.Tensor2D;
+      if (layer.gamma) {
+        let [mean, variance] = [layer.movingMean!, layer.movingVariance!];
+        if (options.batchStatistics) {
+          mean = tf.mean(z, 1, true) as tf.Tensor2D;
+          variance = tf.mean(tf.square(tf.sub(z, mean)), 1, true) as tf.Tensor2D;
+        }
+        y = tf.add(tf.mul(tf.mul(tf.sub(z, mean), tf.rsqrt(tf.add(variance, BN_EPSILON))), layer.gamma), layer.beta!);
+      } else {
+        y = tf.add(z, layer.bias!);
+      }
       inputT = rowChunks(tf.relu(y) as tf.Tensor2D, layer.outputSize);
     }
     return out;

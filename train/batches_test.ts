@@ -1,0 +1,30 @@
+import assert from "node:assert/strict";
+import { splitTrainValidation } from "./batches.ts";
+
+const labels = Uint8Array.from({ length: 40 }, (_, i) => (i < 24 ? 0 : 1));
+
+Deno.test("splitTrainValidation() is stratified, seeded and disjoint", () => {
+  const a = splitTrainValidation(labels, { fraction: 0.25, seed: 5 });
+  const b = splitTrainValidation(labels, { fraction: 0.25, seed: 5 });
+  assert.deepEqual(a, b);
+  assert.equal(a.train.length + a.validation.length, 40);
+  assert.equal(new Set([...a.train, ...a.validation]).size, 40);
+  assert.equal(Array.from(a.validation).filter((i) => labels[i] === 0).length, 6);
+  assert.equal(Array.from(a.validation).filter((i) => labels[i] === 1).length, 4);
+  const limited = splitTrainValidation(labels, { fraction: 0, seed: 5, limit: 10 });
+  assert.equal(limited.train.length, 10);
+  assert.equal(Array.from(limited.train).filter((i) => labels[i] === 1).length, 4);
+});
+
+Deno.test("splitTrainValidation() keeps an image and its mirrored copy on the same side", () => {
+  // Records 2g and 2g+1 are one image (a split preprocessed with --augment flip).
+  const pairs = Uint8Array.from({ length: 40 }, (_, i) => (Math.floor(i / 2) % 3 === 0 ? 1 : 0));
+  const { train, validation } = splitTrainValidation(pairs, { fraction: 0.3, seed: 2, groupSize: 2 });
+  const held = new Set(validation);
+  for (let g = 0; g < 20; g++) assert.equal(held.has(2 * g), held.has(2 * g + 1), `pair ${g} split apart`);
+  assert.equal(train.length + validation.length, 40);
+  assert.equal(validation.length % 2, 0);
+  const limited = splitTrainValidation(pairs, { fraction: 0, seed: 2, groupSize: 2, limit: 9 });
+  assert.equal(limited.train.length, 10); // whole pairs: 9 records round up to 5 images
+  assert.throws(() => splitTrainValidation(labels.subarray(0, 39), { fraction: 0, seed: 1, groupSize: 2 }), RangeError);
+});
