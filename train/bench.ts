@@ -3,7 +3,10 @@
  * real input size (51,529), split into input upload, forward+backward and
  * optimizer time, with peak memory. Part of `deno task bench`.
  *
- * `--models part1,part3 --batch 64 --steps-part1 200 --steps-part3 20`
+ * When `python3 -c "import torch"` works, the same step also runs in PyTorch (2 threads) and the
+ * ratio is printed; otherwise it says so.
+ *
+ * `--models part1,part3 --batch 32,64,128 --steps-part1 200 --steps-part3 10`
  * @module
  */
 import { parseArgs } from "node:util";
@@ -22,7 +25,7 @@ export interface TrainBenchResult {
   steps: number;
   /** Samples per second over the timed steps. */
   samplesPerSecond: number;
-  /** Mean milliseconds per step: input upload, forward+backward, optimizer. */
+  /** Mean milliseconds per step: data (batch upload to the backend), forward+backward, optimizer. */
   ms: { input: number; forwardBackward: number; optimizer: number; total: number };
   /** Peak resident memory in MB. */
   peakRssMb: number;
@@ -59,6 +62,7 @@ export function benchTrainStep(model: string, batchSize: number, steps: number, 
       totals.optimizer += t3 - t2;
     }
   }
+  optimizer.dispose();
   disposeMlp(mlp);
   const total = totals.input + totals.forwardBackward + totals.optimizer;
   return {
@@ -76,29 +80,87 @@ export function benchTrainStep(model: string, batchSize: number, steps: number, 
   };
 }
 
+/** The same training step in PyTorch (same shapes, BatchNorm, Adam, 2 threads), printed as samples/s. */
+const PYTORCH_STEP = `
+import sys, time, torch
+torch.set_num_threads(2)
+model_name, batch, steps = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+hidden = {"part1": [5, 3], "part3": [1024, 2048, 2048, 1024]}[model_name]
+layers, width = [], 51529
+for h in hidden:
+    layers += [torch.nn.Linear(width, h)] + ([torch.nn.BatchNorm1d(h)] if model_name == "part3" else []) + [torch.nn.ReLU()]
+    width = h
+model = torch.nn.Sequential(*layers, torch.nn.Linear(width, 1))
+optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
+loss_fn = torch.nn.BCEWithLogitsLoss()
+x = torch.rand(batch, 51529) * 2 - 1
+y = (torch.arange(batch) % 2).float().unsqueeze(1)
+def step():
+    optimizer.zero_grad()
+    loss_fn(model(x), y).backward()
+    optimizer.step()
+for _ in range(2): step()
+t = time.time()
+for _ in range(steps): step()
+print(steps * batch / (time.time() - t), torch.__version__)
+`;
+
+/** Runs {@linkcode PYTORCH_STEP} if `python3 -c "import torch"` works; samples/s and version, or null. */
+async function benchPytorch(model: string, batchSize: number, steps: number) {
+  try {
+    const { code, stdout } = await new Deno.Command("python3", {
+      args: ["-c", PYTORCH_STEP, model, String(batchSize), String(steps)],
+      stdout: "piped",
+      stderr: "null",
+    }).output();
+    if (code !== 0) return null;
+    const [rate, version] = new TextDecoder().decode(stdout).trim().split(" ");
+    return { samplesPerSecond: Number(rate), version };
+  } catch {
+    return null;
+  }
+}
+
+async function hasPytorch(): Promise<boolean> {
+  try {
+    const { code } = await new Deno.Command("python3", { args: ["-c", "import torch"], stdout: "null", stderr: "null" })
+      .output();
+    return code === 0;
+  } catch {
+    return false;
+  }
+}
+
 if (import.meta.main) {
   const { values } = parseArgs({
     options: {
       models: { type: "string", default: "part1,part3" },
-      batch: { type: "string", default: "64" },
+      batch: { type: "string", default: "32,64,128" },
       "steps-part1": { type: "string", default: "200" },
-      "steps-part3": { type: "string", default: "20" },
+      "steps-part3": { type: "string", default: "10" },
     },
   });
   const info = await initBackend("wasm");
+  const torch = await hasPytorch();
   console.log(`training bench (${describeBackend(info)}), synthetic batches of 51,529 inputs, Adam:`);
-  for (const batch of values.batch.split(",").map(Number)) {
-    for (const model of values.models.split(",")) {
+  if (!torch) console.log('  (python3 -c "import torch" fails here: PyTorch not measured, ours alone)');
+  for (const model of values.models.split(",")) {
+    for (const batch of values.batch.split(",").map(Number)) {
       const steps = Number(model === "part1" ? values["steps-part1"] : values["steps-part3"]);
       const r = benchTrainStep(model, batch, steps);
+      const reference = torch ? await benchPytorch(model, batch, steps) : null;
+      const ratio = reference
+        ? `; PyTorch ${reference.version} (2 threads) ${reference.samplesPerSecond.toFixed(1)} samples/s, ratio ${
+          (r.samplesPerSecond / reference.samplesPerSecond).toFixed(2)
+        }`
+        : "";
       console.log(
         `  ${model} batch ${batch}: ${r.samplesPerSecond.toFixed(1)} samples/s; per step ${
           r.ms.total.toFixed(1)
         } ms = ` +
-          `input ${r.ms.input.toFixed(1)} + forward/backward ${r.ms.forwardBackward.toFixed(1)} + optimizer ${
+          `data ${r.ms.input.toFixed(1)} + forward/backward ${r.ms.forwardBackward.toFixed(1)} + optimizer ${
             r.ms.optimizer.toFixed(1)
-          }; ` +
-          `peak RSS ${r.peakRssMb.toFixed(0)} MB (${r.steps} steps)`,
+          }; peak RSS ${r.peakRssMb.toFixed(0)} MB (${r.steps} steps)${ratio}`,
       );
     }
   }

@@ -462,6 +462,7 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
     await writeModelDirectory(config, manifest, mlp, result, stats, hooks.record ?? {});
     return result;
   } finally {
+    optimizer.dispose();
     disposeMlp(mlp);
     for (const loader of new Set([trainLoader, testLoader, validationLoader])) loader.close();
     for (const reader of [trainSplit, testSplit, validationSplit]) reader?.close();

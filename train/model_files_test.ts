@@ -19,6 +19,7 @@ function trainedNet(batchNorm: boolean): Mlp {
     optimizer.apply(r.gradients, 0.01);
     r.gradients.forEach((g) => g.dispose());
   }
+  optimizer.dispose();
   return mlp;
 }
 

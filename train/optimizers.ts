@@ -1,14 +1,17 @@
 /**
- * Optimizers that update weights in place, in one JavaScript pass per tensor,
- * with their state (moments) in ordinary Float32Arrays outside the WASM heap.
+ * Optimizers that update weights in place, one pass per tensor, with no temporaries.
  *
  * tfjs's own `tf.train.adam` builds about 14 full-size temporaries per variable
  * inside one step; for part3's 211 MB first-layer weight that is ~2.9 GB in a
- * 4 GiB heap, and it crashed. Formulas follow PyTorch's.
+ * 4 GiB heap, and it crashed. Here Adam on the WASM backend runs as a SIMD kernel
+ * (wasm_adam.ts) with its moments in the tfjs heap beside the weights; the other
+ * optimizers, and Adam on the cpu backend, are plain JavaScript loops with their
+ * state in ordinary Float32Arrays. Formulas follow PyTorch's.
  * @module
  */
 import { tensorMemory, type tf } from "./tf.ts";
 import type { Parameter } from "./mlp.ts";
+import { type AdamKernel, adamKernel, tfjsHeap } from "./wasm_adam.ts";
 
 /** Optimizer names. */
 export type OptimizerName = "adam" | "sgd" | "momentum" | "rmsprop";
@@ -39,8 +42,11 @@ export interface OptimizerState {
 export class Optimizer {
   readonly options: Required<OptimizerOptions>;
   #parameters: Parameter[];
-  #slots: Float32Array[][];
+  #slots: Float32Array[][] = [];
   #step = 0;
+  /** Adam's SIMD kernel and the heap pointers of its moments ([slot][parameter]), when on the WASM backend. */
+  #simd: { kernel: AdamKernel; memory: WebAssembly.Memory; free: (p: number) => void; pointers: number[][] } | null =
+    null;
 
   /** Creates state for `parameters` (zeros). */
   constructor(parameters: Parameter[], options: OptimizerOptions) {
@@ -52,7 +58,34 @@ export class Optimizer {
     this.options = { l2: 0, beta1, beta2, epsilon, ...options };
     this.#parameters = parameters;
     const slotCount = { adam: 2, sgd: 0, momentum: 1, rmsprop: 1 }[options.name];
-    this.#slots = Array.from({ length: slotCount }, () => parameters.map((p) => new Float32Array(p.tensor.size)));
+    const heap = options.name === "adam" ? tfjsHeap() : null;
+    if (heap) {
+      const pointers = Array.from({ length: slotCount }, () =>
+        parameters.map((p) => {
+          const pointer = heap.malloc(p.tensor.size * 4);
+          if (pointer === 0) throw new RangeError("the WASM heap is full: no room for Adam's moments");
+          new Float32Array(heap.memory.buffer, pointer, p.tensor.size).fill(0);
+          return pointer;
+        }));
+      this.#simd = { kernel: adamKernel(heap.memory), memory: heap.memory, free: heap.free, pointers };
+    } else {
+      this.#slots = Array.from({ length: slotCount }, () => parameters.map((p) => new Float32Array(p.tensor.size)));
+    }
+  }
+
+  /** Frees the moments kept in the WASM heap; the optimizer cannot be used afterwards. */
+  dispose(): void {
+    this.#simd?.pointers.flat().forEach((pointer) => this.#simd!.free(pointer));
+    this.#simd = null;
+  }
+
+  /** The state arrays, [slot][parameter]; views into the heap are made fresh, as the heap may have grown. */
+  #slotArrays(): Float32Array[][] {
+    const simd = this.#simd;
+    if (!simd) return this.#slots;
+    return simd.pointers.map((slot) =>
+      slot.map((pointer, i) => new Float32Array(simd.memory.buffer, pointer, this.#parameters[i].tensor.size))
+    );
   }
 
   /** Steps taken so far. */
@@ -68,6 +101,7 @@ export class Optimizer {
     this.#step++;
     const { name, l2, beta1, beta2, epsilon } = this.options;
     const t = this.#step;
+    const slots = this.#slotArrays();
     for (const [i, parameter] of this.#parameters.entries()) {
       // Views are taken here, after any allocation, because the heap may have moved.
       const w = tensorMemory(parameter.tensor);
@@ -75,11 +109,27 @@ export class Optimizer {
       const decay = parameter.kind === "weight" ? l2 : 0;
       const n = w.length;
       if (name === "adam") {
-        const m = this.#slots[0][i], v = this.#slots[1][i];
+        const m = slots[0][i], v = slots[1][i];
         const c1 = 1 - beta1 ** t, c2 = Math.sqrt(1 - beta2 ** t);
         const stepSize = lr / c1, eps = epsilon * c2;
         // w -= lr·m̂/(√v̂+ε)  ==  w -= (lr/c1)·m/(√v + ε·c2)·c2
-        for (let k = 0; k < n; k++) {
+        let start = 0;
+        if (this.#simd) {
+          this.#simd.kernel({
+            weights: w.byteOffset,
+            gradients: g.byteOffset,
+            m: m.byteOffset,
+            v: v.byteOffset,
+            count: n,
+            beta1,
+            beta2,
+            decay,
+            scale: stepSize * c2,
+            epsilon: eps,
+          });
+          start = n - (n % 4); // the kernel does whole groups of four; the rest is done here
+        }
+        for (let k = start; k < n; k++) {
           const grad = g[k] + decay * w[k];
           const mk = beta1 * m[k] + (1 - beta1) * grad;
           const vk = beta2 * v[k] + (1 - beta2) * grad * grad;
@@ -90,14 +140,14 @@ export class Optimizer {
       } else if (name === "sgd") {
         for (let k = 0; k < n; k++) w[k] -= lr * (g[k] + decay * w[k]);
       } else if (name === "momentum") {
-        const buffer = this.#slots[0][i];
+        const buffer = slots[0][i];
         for (let k = 0; k < n; k++) {
           const b = beta1 * buffer[k] + g[k] + decay * w[k];
           buffer[k] = b;
           w[k] -= lr * b;
         }
       } else {
-        const square = this.#slots[0][i];
+        const square = slots[0][i];
         for (let k = 0; k < n; k++) {
           const grad = g[k] + decay * w[k];
           const s = beta2 * square[k] + (1 - beta2) * grad * grad;
@@ -110,15 +160,16 @@ export class Optimizer {
 
   /** The state to checkpoint (the arrays themselves, not copies). */
   state(): OptimizerState {
-    return { step: this.#step, slots: this.#slots };
+    return { step: this.#step, slots: this.#slotArrays() };
   }
 
   /** Restores a checkpointed state. */
   restore(state: OptimizerState): void {
-    if (state.slots.length !== this.#slots.length) {
+    const slots = this.#slotArrays();
+    if (state.slots.length !== slots.length) {
       throw new RangeError("optimizer state does not match this optimizer");
     }
-    state.slots.forEach((slot, s) => slot.forEach((array, i) => this.#slots[s][i].set(array)));
+    state.slots.forEach((slot, s) => slot.forEach((array, i) => slots[s][i].set(array)));
     this.#step = state.step;
   }
 }
