@@ -7,6 +7,7 @@ import { train, type TrainConfig, TrainConfigError } from "../train/fit.ts";
 import { buildMlp, countParameters, disposeMlp, MODEL_PRESETS } from "../train/mlp.ts";
 import { loadLayersModel } from "../train/model_files.ts";
 import { SplitFormatError } from "../pipeline/manifest.ts";
+import { batchStatisticsAccuracy } from "../train/study.ts";
 
 await initBackend("wasm");
 
@@ -145,5 +146,23 @@ Deno.test("train() can validate on a split of its own (--val-split), never on te
   assert.equal(small.metrics.train.count + small.metrics.validation!.count, 100);
   assert.equal(small.metrics.test.count, 10);
   assert.equal(small.metrics.test.majorityAccuracy, 0.5);
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("test accuracy with BatchNorm in training mode: train() and the saved tfjs-layers model agree", async () => {
+  const dir = await cache();
+  // Barely trained, so that accuracies are far from 100% and the comparison means something.
+  const config = { ...base(dir, "bn"), hidden: [12, 8], batchNorm: true, epochs: 1, lr: 1e-4, batchSize: 8 };
+  const result = await train(config);
+  const viaFit = result.metrics.testBatchStatistics!;
+  assert.equal(viaFit.count, 60);
+  // Same batches (seeded order, training batch size) through tfjs-layers' BatchNormalization in training mode.
+  const viaLayers = await batchStatisticsAccuracy(join(dir, "bn"), join(dir, "cache", "test"), {
+    batchSize: config.batchSize,
+    seed: config.seed,
+  });
+  assert.ok(Math.abs(viaLayers - viaFit.accuracy) <= 1 / 60, `layers ${viaLayers} vs fit ${viaFit.accuracy}`);
+  const part1 = await train({ ...base(dir, "p1"), epochs: 1 });
+  assert.equal(part1.metrics.testBatchStatistics, null);
   await Deno.remove(dir, { recursive: true });
 });

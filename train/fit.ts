@@ -117,7 +117,8 @@ export interface TrainResult {
   stoppedEarly: boolean;
   /**
    * Final metrics in inference mode; `testBatchStatistics` is the test split again with BatchNorm left in
-   * training mode (batch statistics, batches of the training batch size), as the course baseline evaluated.
+   * training mode (batch statistics over seeded random batches of the training batch size), as the course
+   * baseline evaluated.
    */
   metrics: { train: Metrics; validation: Metrics | null; test: Metrics; testBatchStatistics: Metrics | null };
   /** Wall seconds of this invocation. */
@@ -447,8 +448,11 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
       testBatchStatistics: null as Metrics | null,
     };
     if (mlp.spec.batchNorm) {
-      // What the course baseline measured: BatchNorm still in training mode at test time, batches of the training size.
-      const r = await predictIndices(mlp, testLoader, testIndices, config.batchSize, { batchStatistics: true });
+      // What the course baseline measured: BatchNorm still in training mode at test time, batches of the training
+      // size. The batches are drawn in a seeded random order, as from the course's interleaved test CSV; a split
+      // sorted by label would put one class in each batch, and batch statistics would then erase the class signal.
+      const order = shuffled(testIndices, config.seed);
+      const r = await predictIndices(mlp, testLoader, order, config.batchSize, { batchStatistics: true });
       metrics.testBatchStatistics = computeMetrics(r.probabilities, r.labels);
     }
     const result: TrainResult = {

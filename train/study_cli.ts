@@ -11,7 +11,9 @@ import { join, resolve } from "node:path";
 import { parseIntegerFlag, runCli } from "../pipeline/cli_support.ts";
 import { preprocess } from "../pipeline/preprocess.ts";
 import { writeTextFileAtomic } from "../pipeline/atomic_file.ts";
+import { initBackend } from "./tf.ts";
 import {
+  batchStatisticsAccuracy,
   cacheFlags,
   type Experiment,
   EXPERIMENTS,
@@ -119,9 +121,16 @@ await runCli(USAGE, async () => {
   await Promise.all(Array.from({ length: Math.min(jobs, pending.length) }, worker));
 
   // Results: one Markdown file (table and chart) per set.
+  await initBackend("wasm");
   for (const set of sets) {
     const runs: StudyRun[] = [];
-    for (const task of tasks.filter((t) => t.set === set)) runs.push(await readRun(task.dir, task.experiment));
+    for (const task of tasks.filter((t) => t.set === set)) {
+      const run = await readRun(task.dir, task.experiment);
+      // Every run's saved model, evaluated the same way here, whatever version of train() wrote it.
+      const testSplit = join(cachePath(out, set, task.experiment.cache), "test");
+      run.batchStatisticsAccuracy = await batchStatisticsAccuracy(task.dir, testSplit, { batchSize: 64, seed: 1 });
+      runs.push(run);
+    }
     const chart = `${set.name}-accuracy.svg`;
     await writeTextFileAtomic(join(out, chart), studyChart(set.name, runs));
     const validation = set.valSplit ? `${set.valSplit}.csv` : "10% of train";
