@@ -60,3 +60,31 @@ Deno.test("train CLI: --preset course refuses a unit-scale cache and says how to
   );
   await Deno.remove(dir, { recursive: true });
 });
+
+Deno.test("train CLI: --threads 2 trains on tfjs' threaded build, learns as one thread does, and exits", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "train_cli_test" });
+  await makeLabelledSet(dir, { train: 120, test: 40, width: 24, height: 24, seed: 4 });
+  await preprocess({
+    csvs: [join(dir, "train.csv"), join(dir, "test.csv")],
+    out: join(dir, "cache"),
+    params: { size: 72 }, // 5,184 inputs: two column chunks, as the real first layer has
+  });
+  const common = ["--data", join(dir, "cache"), "--hidden", "32,16", "--batch-norm", "--epochs", "2"];
+  const records = [];
+  for (const threads of ["1", "2"]) {
+    const out = join(dir, `m${threads}`);
+    const started = performance.now();
+    const { code, stderr } = await run([...common, "--out", out, "--threads", threads]);
+    assert.equal(code, 0, stderr);
+    // The threaded build's workers must not keep the process alive after training.
+    assert.ok(performance.now() - started < 120_000);
+    records.push(JSON.parse(await Deno.readTextFile(join(out, "training.json"))));
+  }
+  const expected = Math.min(2, navigator.hardwareConcurrency);
+  assert.equal(records[1].backend.threads, expected);
+  // Same seed, same data: the same learning curve up to float rounding in the threaded products.
+  const losses = records.map((r) => r.metrics.test.loss);
+  assert.ok(Math.abs(losses[0] - losses[1]) < 1e-3, `test loss ${losses[0]} (1 thread) vs ${losses[1]} (2 threads)`);
+  assert.equal(records[0].metrics.test.accuracy, records[1].metrics.test.accuracy);
+  await Deno.remove(dir, { recursive: true });
+});

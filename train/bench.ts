@@ -10,7 +10,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { describeBackend, initBackend, tf } from "./tf.ts";
+import { describeBackend, initBackend, stopBackendThreads, tf } from "./tf.ts";
 import { buildMlp, chunkRanges, disposeMlp, MODEL_PRESETS, parameters, trainStep } from "./mlp.ts";
 import { Optimizer } from "./optimizers.ts";
 import { seededRandom } from "./random.ts";
@@ -138,13 +138,30 @@ if (import.meta.main) {
       batch: { type: "string", default: "32,64,128" },
       "steps-part1": { type: "string", default: "200" },
       "steps-part3": { type: "string", default: "10" },
+      threads: { type: "string", default: "1,2" },
     },
   });
-  const info = await initBackend("wasm");
+  const threadCounts = values.threads.split(",");
+  if (threadCounts.length > 1) {
+    // The backend starts once per process: one child process per thread count.
+    for (const threads of threadCounts) {
+      const args = Object.entries({ ...values, threads }).flatMap(([key, value]) => [`--${key}`, String(value)]);
+      const child = new Deno.Command(Deno.execPath(), {
+        args: ["run", "--allow-all", new URL(import.meta.url).pathname, ...args],
+        stdout: "inherit",
+        stderr: "inherit",
+      });
+      const { code } = await child.output();
+      if (code !== 0) Deno.exit(code);
+    }
+    Deno.exit(0);
+  }
+  const info = await initBackend("wasm", { threads: Number(values.threads) });
   const torch = await hasPytorch();
   console.log(`training bench (${describeBackend(info)}), synthetic batches of 51,529 inputs, Adam:`);
   if (!torch) console.log('  (python3 -c "import torch" fails here: PyTorch not measured, ours alone)');
   for (const model of values.models.split(",")) {
+    if (model === "part1" && info.threads > 1) continue; // part1's products are too small to share out
     for (const batch of values.batch.split(",").map(Number)) {
       const steps = Number(model === "part1" ? values["steps-part1"] : values["steps-part3"]);
       const r = benchTrainStep(model, batch, steps);
@@ -164,4 +181,5 @@ if (import.meta.main) {
       );
     }
   }
+  stopBackendThreads();
 }

@@ -6,7 +6,8 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { type BackendWasm, getThreadsCount, setWasmPaths } from "@tensorflow/tfjs-backend-wasm";
+import { type BackendWasm, getThreadsCount, setThreadsCount, setWasmPaths } from "@tensorflow/tfjs-backend-wasm";
+import { stopThreads, THREADED_WASM_VERSION, withThreadedWasm } from "./wasm_threads.ts";
 
 export { tf };
 export type { BackendWasm };
@@ -20,7 +21,7 @@ export interface BackendInfo {
   backend: BackendName;
   /** Whether WASM SIMD is in use. */
   simd: boolean;
-  /** WASM threads (1 under Deno). */
+  /** Threads XNNPACK uses for the WASM backend's products (1 unless `threads` was asked for). */
   threads: number;
   /** tfjs version. */
   version: string;
@@ -37,8 +38,21 @@ export class BackendError extends Error {
 
 let current: BackendInfo | null = null;
 
+/** Options of {@linkcode initBackend}. */
+export interface BackendOptions {
+  /**
+   * Threads for the WASM backend's matrix products (default 1). More than one starts tfjs' threaded
+   * SIMD build through wasm_threads.ts; the number is capped at the machine's cores.
+   */
+  threads?: number;
+  /** How long the threaded build may take to start before giving up (default 60 s). */
+  threadsTimeoutMs?: number;
+}
+
 /** Sets the backend once, before any tensor exists; later calls return the same info (or throw if they differ). */
-export async function initBackend(name: BackendName = "wasm"): Promise<BackendInfo> {
+export async function initBackend(name: BackendName = "wasm", options: BackendOptions = {}): Promise<BackendInfo> {
+  const threads = Math.min(options.threads ?? 1, navigator.hardwareConcurrency);
+  if (!Number.isInteger(threads) || threads < 1) throw new BackendError(`threads must be a positive integer`);
   if (current) {
     if (current.backend !== name) {
       throw new BackendError(`backend is already ${current.backend}, cannot switch to ${name}`);
@@ -50,9 +64,22 @@ export async function initBackend(name: BackendName = "wasm"): Promise<BackendIn
     setWasmPaths(dist.href);
     let ok = false;
     try {
-      ok = await tf.setBackend("wasm");
+      if (threads > 1) {
+        if (tf.version.tfjs !== THREADED_WASM_VERSION) {
+          throw new Error(`threads need tfjs ${THREADED_WASM_VERSION}, this is ${tf.version.tfjs}`);
+        }
+        tf.env().set("WASM_HAS_MULTITHREAD_SUPPORT", true);
+        setThreadsCount(threads);
+        ok = await withThreadedWasm(() => tf.setBackend("wasm"), options.threadsTimeoutMs ?? 60_000);
+      } else {
+        tf.env().set("WASM_HAS_MULTITHREAD_SUPPORT", false);
+        ok = await tf.setBackend("wasm");
+      }
     } catch (error) {
-      throw new BackendError(`the WASM backend failed to start: ${(error as Error).message}`, { cause: error });
+      const hint = threads > 1 ? " Rerun with --threads 1 for the single-threaded build." : "";
+      throw new BackendError(`the WASM backend failed to start: ${(error as Error).message}.${hint}`, {
+        cause: error,
+      });
     }
     if (!ok) {
       throw new BackendError(
@@ -71,6 +98,14 @@ export async function initBackend(name: BackendName = "wasm"): Promise<BackendIn
     version: tf.version.tfjs,
   };
   return current;
+}
+
+/**
+ * Ends the threads of a threaded WASM backend so that the process can exit; call it when done with
+ * tensors. Does nothing for a single-threaded or cpu backend.
+ */
+export function stopBackendThreads(): void {
+  if (current?.backend === "wasm" && current.threads > 1) stopThreads((tf.backend() as BackendWasm).wasm);
 }
 
 /** A one-line description of the backend for logs. */

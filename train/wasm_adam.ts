@@ -23,7 +23,8 @@ export function tfjsHeap(): WasmHeap | null {
   if (tf.getBackend() !== "wasm") return null;
   // deno-lint-ignore no-explicit-any
   const module = (tf.backend() as any).wasm;
-  const memory = module?.asm?.memory;
+  // The single-threaded build exports its memory; the threaded one creates it in JavaScript (shared).
+  const memory = module?.asm?.memory ?? module?.wasmMemory;
   if (!(memory instanceof WebAssembly.Memory) || typeof module._malloc !== "function") return null;
   return { memory, malloc: (bytes) => module._malloc(bytes), free: (pointer) => module._free(pointer) };
 }
@@ -61,7 +62,9 @@ const cache = new WeakMap<WebAssembly.Memory, AdamKernel>();
 export function adamKernel(memory: WebAssembly.Memory): AdamKernel {
   const cached = cache.get(memory);
   if (cached) return cached;
-  const instance = new WebAssembly.Instance(new WebAssembly.Module(ADAM_MODULE), { env: { memory } });
+  // The threaded tfjs build's heap is shared memory (4 GiB maximum); the module must declare it the same way.
+  const shared = memory.buffer instanceof SharedArrayBuffer;
+  const instance = new WebAssembly.Instance(new WebAssembly.Module(adamModule(shared)), { env: { memory } });
   const run = instance.exports.adam as (...args: number[]) => void;
   const kernel: AdamKernel = (a) =>
     run(
@@ -213,11 +216,16 @@ const body = [
 const locals = vector([[1, I32], [11, V128]]);
 const functionBody = [...locals, ...body];
 
-const ADAM_MODULE = new Uint8Array([
-  ...[0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00],
-  ...section(1, vector([[0x60, ...vector([[I32], [I32], [I32], [I32], [I32], ...Array(7).fill([F32])]), 0x00]])),
-  ...section(2, vector([[...name("env"), ...name("memory"), 0x02, 0x00, 0x01]])),
-  ...section(3, vector([[0x00]])),
-  ...section(7, vector([[...name("adam"), 0x00, 0x00]])),
-  ...section(10, vector([[...uleb(functionBody.length), ...functionBody]])),
-]);
+/** The module; its memory import is declared shared (limits 1..65536 pages) for the threaded build's heap. */
+const adamModule = (shared: boolean) =>
+  new Uint8Array([
+    ...[0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00],
+    ...section(1, vector([[0x60, ...vector([[I32], [I32], [I32], [I32], [I32], ...Array(7).fill([F32])]), 0x00]])),
+    ...section(
+      2,
+      vector([[...name("env"), ...name("memory"), 0x02, ...(shared ? [0x03, 0x01, ...uleb(65536)] : [0x00, 0x01])]]),
+    ),
+    ...section(3, vector([[0x00]])),
+    ...section(7, vector([[...name("adam"), 0x00, 0x00]])),
+    ...section(10, vector([[...uleb(functionBody.length), ...functionBody]])),
+  ]);
