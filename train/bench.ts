@@ -161,7 +161,6 @@ if (import.meta.main) {
   console.log(`training bench (${describeBackend(info)}), synthetic batches of 51,529 inputs, Adam:`);
   if (!torch) console.log('  (python3 -c "import torch" fails here: PyTorch not measured, ours alone)');
   for (const model of values.models.split(",")) {
-    if (model === "part1" && info.threads > 1) continue; // part1's products are too small to share out
     for (const batch of values.batch.split(",").map(Number)) {
       const steps = Number(model === "part1" ? values["steps-part1"] : values["steps-part3"]);
       const r = benchTrainStep(model, batch, steps);

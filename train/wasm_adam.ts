@@ -143,6 +143,21 @@ const [B1, OMB1, B2, OMB2, DECAY, SCALE, EPS] = [13, 14, 15, 16, 17, 18, 19];
 const [W, G, M, V] = [20, 21, 22, 23];
 const at = (pointer: number) => [...op.get(pointer), ...op.get(I), ...op.i32Add];
 
+/** pointer[i] = local = beta·pointer[i] + oneMinusBeta·(value), with `value` the instructions that push it. */
+const movingAverage = (pointer: number, beta: number, oneMinusBeta: number, value: number[], local: number) => [
+  ...at(pointer),
+  ...op.get(beta),
+  ...at(pointer),
+  ...op.load,
+  ...op.mul,
+  ...op.get(oneMinusBeta),
+  ...value,
+  ...op.mul,
+  ...op.add,
+  ...op.tee(local),
+  ...op.store,
+];
+
 const body = [
   // local.get p; f32x4.splat; local.set 13+p-5, for each scalar parameter
   ...[5, 6, 7, 8, 9, 10, 11].flatMap((p) => [...op.get(p), ...op.splat, ...op.set(p + 8)]),
@@ -165,31 +180,9 @@ const body = [
   ...op.add,
   ...op.set(G),
   // m[i] = M = β1·m[i] + (1−β1)·G
-  ...at(M_PTR),
-  ...op.get(B1),
-  ...at(M_PTR),
-  ...op.load,
-  ...op.mul,
-  ...op.get(OMB1),
-  ...op.get(G),
-  ...op.mul,
-  ...op.add,
-  ...op.tee(M),
-  ...op.store,
+  ...movingAverage(M_PTR, B1, OMB1, [...op.get(G)], M),
   // v[i] = V = β2·v[i] + (1−β2)·G·G
-  ...at(V_PTR),
-  ...op.get(B2),
-  ...at(V_PTR),
-  ...op.load,
-  ...op.mul,
-  ...op.get(OMB2),
-  ...op.get(G),
-  ...op.get(G),
-  ...op.mul,
-  ...op.mul,
-  ...op.add,
-  ...op.tee(V),
-  ...op.store,
+  ...movingAverage(V_PTR, B2, OMB2, [...op.get(G), ...op.get(G), ...op.mul], V),
   // w[i] = W − scale·M / (√V + ε)
   ...at(W_PTR),
   ...op.get(W),
