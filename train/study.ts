@@ -217,12 +217,14 @@ export function studyChart(setName: string, runs: StudyRun[]): string {
       xLabel: "epoch",
       yLabel: "accuracy",
       series: series("valAccuracy"),
+      legendBeside: true,
     },
     {
       title: `${setName}: training accuracy (training mode)`,
       xLabel: "epoch",
       yLabel: "accuracy",
       series: series("accuracy"),
+      legendBeside: true,
     },
-  ]);
+  ], { width: 560 });
 }

@@ -30,6 +30,8 @@ export interface ChartPanel {
   logY?: boolean;
   /** Fixed x range. */
   xRange?: [number, number];
+  /** Put the legend beside the plot instead of over its top-right corner (for many lines). */
+  legendBeside?: boolean;
 }
 
 const escape = (text: string) =>
@@ -58,7 +60,9 @@ export function renderChart(panels: ChartPanel[], options: { width?: number; hei
   const margin = { left: 62, right: 16, top: 34, bottom: 46 };
   const parts: string[] = [];
   for (const [p, panel] of panels.entries()) {
-    const x0 = p * panelWidth + margin.left, x1 = (p + 1) * panelWidth - margin.right;
+    const legendWidth = 40 + 6.4 * Math.max(0, ...panel.series.map((t) => t.name.length));
+    const x0 = p * panelWidth + margin.left;
+    const x1 = (p + 1) * panelWidth - margin.right - (panel.legendBeside ? legendWidth + 8 : 0);
     const y0 = height - margin.bottom, y1 = margin.top;
     const all = panel.series.flatMap((s) => s.points).filter(([, y]) => Number.isFinite(y) && (!panel.logY || y > 0));
     const xs = all.map(([x]) => x), ys = all.map(([, y]) => y);
@@ -97,10 +101,10 @@ export function renderChart(panels: ChartPanel[], options: { width?: number; hei
         escape(panel.yLabel)
       }</text>`,
     );
-    const legendWidth = 40 + 6.4 * Math.max(0, ...panel.series.map((t) => t.name.length));
     // The legend is drawn after the lines, on a white box, so no line runs through its text.
+    const legendX = panel.legendBeside ? x1 + 12 : x1 - legendWidth;
     const legend = [
-      `<rect x="${x1 - legendWidth - 4}" y="${y1 + 2}" width="${legendWidth}" height="${
+      `<rect x="${legendX - 4}" y="${y1 + 2}" width="${legendWidth}" height="${
         panel.series.length * 16 + 6
       }" fill="white" fill-opacity="0.85"/>`,
     ];
@@ -119,7 +123,7 @@ export function renderChart(panels: ChartPanel[], options: { width?: number; hei
           }
         }
       }
-      const ly = y1 + 14 + i * 16, lx = x1 - legendWidth;
+      const ly = y1 + 14 + i * 16, lx = legendX;
       const dash = s.dashed ? ' stroke-dasharray="5,3"' : "";
       legend.push(
         `<line x1="${lx}" y1="${ly - 4}" x2="${lx + 20}" y2="${ly - 4}" stroke="${s.color}" stroke-width="2"${dash}/>`,
