@@ -102,7 +102,8 @@ export function trainArgs(
     "--epochs",
     String(options.epochs ?? set.epochs),
     ...(set.valSplit ? ["--val-split", set.valSplit] : []),
-    ...(set.limitTrain ? ["--limit-train", String(set.limitTrain)] : []),
+    // --limit-train counts records; a flipped cache holds two per image, so the same images need twice as many.
+    ...(set.limitTrain ? ["--limit-train", String(set.limitTrain * (experiment.cache === "flip" ? 2 : 1))] : []),
     ...experiment.flags,
     "--force",
   ];

@@ -18,6 +18,9 @@ Deno.test("the study trains part3 on each experiment's cache, validating on the 
   assert.ok(quick.join(" ").includes("--hidden 8,8 --batch-norm --epochs 2"));
   assert.ok(quick.join(" ").includes(`--limit-train ${cifar.limitTrain}`));
   assert.ok(!quick.includes("--val-split"));
+  // A flipped cache stores two records per image: the same images take twice the records.
+  const flipped = trainArgs(cifar, flip, { cache: "c", out: "o" }).join(" ");
+  assert.ok(flipped.includes(`--limit-train ${2 * cifar.limitTrain!}`), flipped);
 });
 
 Deno.test("study results read back into a table and a chart", async () => {
