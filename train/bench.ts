@@ -105,10 +105,10 @@ for _ in range(steps): step()
 print(steps * batch / (time.time() - t), torch.__version__)
 `;
 
-/** Runs {@linkcode PYTORCH_STEP} if `python3 -c "import torch"` works; samples/s and version, or null. */
-async function benchPytorch(model: string, batchSize: number, steps: number) {
+/** Runs {@linkcode PYTORCH_STEP} with `python` (one with torch); samples/s and version, or null. */
+async function benchPytorch(python: string, model: string, batchSize: number, steps: number) {
   try {
-    const { code, stdout } = await new Deno.Command("python3", {
+    const { code, stdout } = await new Deno.Command(python, {
       args: ["-c", PYTORCH_STEP, model, String(batchSize), String(steps)],
       stdout: "piped",
       stderr: "null",
@@ -121,14 +121,18 @@ async function benchPytorch(model: string, batchSize: number, steps: number) {
   }
 }
 
-async function hasPytorch(): Promise<boolean> {
-  try {
-    const { code } = await new Deno.Command("python3", { args: ["-c", "import torch"], stdout: "null", stderr: "null" })
-      .output();
-    return code === 0;
-  } catch {
-    return false;
+/** The first python3 on the machine that can `import torch` (Debian's python3-torch lives in /usr/bin/python3), or null. */
+async function pythonWithTorch(): Promise<string | null> {
+  for (const python of ["python3", "/usr/bin/python3"]) {
+    try {
+      const { code } = await new Deno.Command(python, { args: ["-c", "import torch"], stdout: "null", stderr: "null" })
+        .output();
+      if (code === 0) return python;
+    } catch {
+      // no such interpreter
+    }
   }
+  return null;
 }
 
 if (import.meta.main) {
@@ -157,14 +161,14 @@ if (import.meta.main) {
     Deno.exit(0);
   }
   const info = await initBackend("wasm", { threads: Number(values.threads) });
-  const torch = await hasPytorch();
+  const torch = await pythonWithTorch();
   console.log(`training bench (${describeBackend(info)}), synthetic batches of 51,529 inputs, Adam:`);
-  if (!torch) console.log('  (python3 -c "import torch" fails here: PyTorch not measured, ours alone)');
+  if (!torch) console.log("  (no python3 here can import torch: PyTorch not measured, ours alone)");
   for (const model of values.models.split(",")) {
     for (const batch of values.batch.split(",").map(Number)) {
       const steps = Number(model === "part1" ? values["steps-part1"] : values["steps-part3"]);
       const r = benchTrainStep(model, batch, steps);
-      const reference = torch ? await benchPytorch(model, batch, steps) : null;
+      const reference = torch ? await benchPytorch(torch, model, batch, steps) : null;
       const ratio = reference
         ? `; PyTorch ${reference.version} (2 threads) ${reference.samplesPerSecond.toFixed(1)} samples/s, ratio ${
           (r.samplesPerSecond / reference.samplesPerSecond).toFixed(2)
