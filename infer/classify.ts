@@ -7,7 +7,7 @@
 import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { decodeGray, ImageDecodeError } from "../pipeline/decode_gray.ts";
-import { applyStandardization, type Standardization, standardizationFromStats } from "../train/batches.ts";
+import { applyStandardization } from "../train/batches.ts";
 import { loadLayersModel, ModelFileError, type ModelMetadata } from "../train/model_files.ts";
 import { initBackend, tf } from "../train/tf.ts";
 
@@ -66,10 +66,7 @@ export interface Classifier {
 /** Loads a model directory once; the returned classifier reuses it for every call. */
 export async function loadClassifier(modelDir: string): Promise<Classifier> {
   await initBackend(currentBackend());
-  const { model, metadata, stats } = await loadLayersModel(modelDir);
-  const standardization: Standardization | undefined = stats
-    ? standardizationFromStats(stats, metadata.inputSize, metadata.standardize!.stdFloor)
-    : undefined;
+  const { model, metadata, standardization } = await loadLayersModel(modelDir);
   const inputSize = metadata.inputSize;
 
   async function prepare(image: ImageSource): Promise<Float32Array> {

@@ -11,6 +11,7 @@ import { parseArgs } from "node:util";
 import { encodeJpeg, seededRandom } from "../fixtures/make_fixtures.ts";
 import { toCsv } from "./csv_text.ts";
 import { preprocess } from "./preprocess.ts";
+import { findPython, runPython } from "./python_reference.ts";
 
 const OPENCV_LOOP = `
 import csv, os, sys, time
@@ -74,22 +75,10 @@ async function measureOpenCv(
   root: string,
   repeats: number,
 ): Promise<{ rate: number; version: string } | null> {
-  for (const python of ["python3", "/usr/bin/python3"]) {
-    try {
-      const { code, stdout } = await new Deno.Command(python, {
-        args: ["-c", OPENCV_LOOP, csv, root, String(repeats)],
-        stdout: "piped",
-        stderr: "null",
-        env: { OPENCV_FOR_THREADS_NUM: "1" },
-      }).output();
-      if (code !== 0) continue;
-      const [rate, version] = new TextDecoder().decode(stdout).trim().split(" ");
-      return { rate: Number(rate), version };
-    } catch {
-      // no such interpreter
-    }
-  }
-  return null;
+  const python = await findPython("cv2");
+  const output = python &&
+    await runPython(python, OPENCV_LOOP, [csv, root, String(repeats)], { OPENCV_FOR_THREADS_NUM: "1" });
+  return output ? { rate: Number(output[0]), version: output[1] } : null;
 }
 
 /** Prints preprocess images/s, ours and OpenCV's, on generated photos and on dogs-vs-cats-4k when present. */

@@ -3,8 +3,8 @@
  * real input size (51,529), split into input upload, forward+backward and
  * optimizer time, with peak memory. Part of `deno task bench`.
  *
- * When `python3 -c "import torch"` works, the same step also runs in PyTorch (2 threads) and the
- * ratio is printed; otherwise it says so.
+ * When a python3 on the machine can import torch, the same step also runs in PyTorch with the same
+ * number of threads and the ratio is printed; otherwise it says so.
  *
  * `--models part1,part3 --batch 32,64,128 --steps-part1 200 --steps-part3 10`
  * @module
@@ -14,6 +14,7 @@ import { describeBackend, initBackend, stopBackendThreads, tf } from "./tf.ts";
 import { buildMlp, chunkRanges, disposeMlp, MODEL_PRESETS, parameters, trainStep } from "./mlp.ts";
 import { Optimizer } from "./optimizers.ts";
 import { seededRandom } from "./random.ts";
+import { findPython, runPython } from "../pipeline/python_reference.ts";
 
 /** One measured configuration. */
 export interface TrainBenchResult {
@@ -80,11 +81,11 @@ export function benchTrainStep(model: string, batchSize: number, steps: number, 
   };
 }
 
-/** The same training step in PyTorch (same shapes, BatchNorm, Adam, 2 threads), printed as samples/s. */
+/** The same training step in PyTorch (same shapes, BatchNorm, Adam, as many threads as ours), printed as samples/s. */
 const PYTORCH_STEP = `
 import sys, time, torch
-torch.set_num_threads(2)
-model_name, batch, steps = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+model_name, batch, steps, threads = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+torch.set_num_threads(threads)
 hidden = {"part1": [5, 3], "part3": [1024, 2048, 2048, 1024]}[model_name]
 layers, width = [], 51529
 for h in hidden:
@@ -104,36 +105,6 @@ t = time.time()
 for _ in range(steps): step()
 print(steps * batch / (time.time() - t), torch.__version__)
 `;
-
-/** Runs {@linkcode PYTORCH_STEP} with `python` (one with torch); samples/s and version, or null. */
-async function benchPytorch(python: string, model: string, batchSize: number, steps: number) {
-  try {
-    const { code, stdout } = await new Deno.Command(python, {
-      args: ["-c", PYTORCH_STEP, model, String(batchSize), String(steps)],
-      stdout: "piped",
-      stderr: "null",
-    }).output();
-    if (code !== 0) return null;
-    const [rate, version] = new TextDecoder().decode(stdout).trim().split(" ");
-    return { samplesPerSecond: Number(rate), version };
-  } catch {
-    return null;
-  }
-}
-
-/** The first python3 on the machine that can `import torch` (Debian's python3-torch lives in /usr/bin/python3), or null. */
-async function pythonWithTorch(): Promise<string | null> {
-  for (const python of ["python3", "/usr/bin/python3"]) {
-    try {
-      const { code } = await new Deno.Command(python, { args: ["-c", "import torch"], stdout: "null", stderr: "null" })
-        .output();
-      if (code === 0) return python;
-    } catch {
-      // no such interpreter
-    }
-  }
-  return null;
-}
 
 if (import.meta.main) {
   const { values } = parseArgs({
@@ -161,18 +132,20 @@ if (import.meta.main) {
     Deno.exit(0);
   }
   const info = await initBackend("wasm", { threads: Number(values.threads) });
-  const torch = await pythonWithTorch();
+  const torch = await findPython("torch");
   console.log(`training bench (${describeBackend(info)}), synthetic batches of 51,529 inputs, Adam:`);
   if (!torch) console.log("  (no python3 here can import torch: PyTorch not measured, ours alone)");
   for (const model of values.models.split(",")) {
     for (const batch of values.batch.split(",").map(Number)) {
       const steps = Number(model === "part1" ? values["steps-part1"] : values["steps-part3"]);
       const r = benchTrainStep(model, batch, steps);
-      const reference = torch ? await benchPytorch(torch, model, batch, steps) : null;
+      // Same step, same shapes, same number of threads.
+      const reference = torch &&
+        await runPython(torch, PYTORCH_STEP, [model, String(batch), String(steps), String(info.threads)]);
       const ratio = reference
-        ? `; PyTorch ${reference.version} (2 threads) ${reference.samplesPerSecond.toFixed(1)} samples/s, ratio ${
-          (r.samplesPerSecond / reference.samplesPerSecond).toFixed(2)
-        }`
+        ? `; PyTorch ${reference[1]} (${info.threads} thread${info.threads === 1 ? "" : "s"}) ${
+          Number(reference[0]).toFixed(1)
+        } samples/s, ratio ${(r.samplesPerSecond / Number(reference[0])).toFixed(2)}`
         : "";
       console.log(
         `  ${model} batch ${batch}: ${r.samplesPerSecond.toFixed(1)} samples/s; per step ${

@@ -164,10 +164,6 @@ await runCli(USAGE, async () => {
     }`,
   );
   if (last) console.log(`last epoch: ${formatEpoch(last, config.epochs)}`);
-  const classes = JSON.parse(await Deno.readTextFile(join(config.data, "train", "manifest.json"))).classes as [
-    string,
-    string,
-  ];
   const names: Record<string, string> = {
     testBatchStatistics: "test with BatchNorm in training mode (the course's bug)",
   };
@@ -183,7 +179,7 @@ await runCli(USAGE, async () => {
         }, n=${m.count}`,
     );
   }
-  console.log(`test confusion matrix (rows: true class):\n${formatConfusion(result.metrics.test, classes)}`);
+  console.log(`test confusion matrix (rows: true class):\n${formatConfusion(result.metrics.test, result.classes)}`);
   console.log(
     `wall time ${
       result.wallSeconds.toFixed(1)

@@ -23,7 +23,7 @@ import {
   stateTensors,
   trainStep,
 } from "./mlp.ts";
-import { Optimizer, type OptimizerName } from "./optimizers.ts";
+import { Optimizer, OPTIMIZER_NAMES, type OptimizerName } from "./optimizers.ts";
 import {
   BatchLoader,
   disposeInput,
@@ -125,6 +125,8 @@ export interface TrainResult {
   wallSeconds: number;
   /** Trainable parameters. */
   parameterCount: number;
+  /** Class names of label 0 and label 1, from the cache. */
+  classes: [string, string];
 }
 
 /** Hooks for progress and logs. */
@@ -194,8 +196,8 @@ export function validateConfig(config: TrainConfig): void {
   if (config.hidden.length === 0 || config.hidden.some((h) => !(Number.isInteger(h) && h > 0))) {
     throw new TrainConfigError(`hidden layer widths must be positive integers, got "${config.hidden.join(",")}"`);
   }
-  if (!["adam", "sgd", "momentum", "rmsprop"].includes(config.optimizer)) {
-    throw new TrainConfigError(`unknown optimizer "${config.optimizer}": use adam, sgd, momentum or rmsprop`);
+  if (!OPTIMIZER_NAMES.includes(config.optimizer)) {
+    throw new TrainConfigError(`unknown optimizer "${config.optimizer}": use ${OPTIMIZER_NAMES.join(", ")}`);
   }
 }
 
@@ -227,6 +229,11 @@ async function openData(dir: string, valSplit?: string): Promise<SplitReader[]> 
     throw error;
   }
   return readers;
+}
+
+/** The smallest std used in standardisation: 1/255 of a gray level on a unit-scale cache, 1 on a raw one. */
+function stdFloor(manifest: Manifest): number {
+  return manifest.scale === "unit" ? STD_FLOOR_UNIT : 1;
 }
 
 /** Probabilities for `indices` of a split, in inference mode. */
@@ -291,8 +298,7 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
   if (config.standardize) {
     const bytes = await Deno.readFile(join(config.data, "train", manifest.pixelStats.file));
     stats = new Float32Array(bytes.buffer, bytes.byteOffset, bytes.length / 4);
-    const floor = manifest.scale === "unit" ? STD_FLOOR_UNIT : 1;
-    standardization = standardizationFromStats(stats, inputSize, floor);
+    standardization = standardizationFromStats(stats, inputSize, stdFloor(manifest));
   }
   const trainLoader = await BatchLoader.create(join(config.data, "train"), inputSize, standardization);
   const testLoader = await BatchLoader.create(join(config.data, "test"), inputSize, standardization);
@@ -462,6 +468,7 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
       metrics,
       wallSeconds: (performance.now() - started) / 1000,
       parameterCount: countParameters(mlp),
+      classes: manifest.classes,
     };
     await writeModelDirectory(config, manifest, mlp, result, stats, hooks.record ?? {});
     return result;
@@ -504,7 +511,7 @@ async function writeModelDirectory(
     inputSize: mlp.spec.inputSize,
     classes: manifest.classes,
     preprocess: manifest.preprocess,
-    standardize: stats ? { file: MODEL_FILES.stats, stdFloor: manifest.scale === "unit" ? STD_FLOOR_UNIT : 1 } : null,
+    standardize: stats ? { file: MODEL_FILES.stats, stdFloor: stdFloor(manifest) } : null,
     architecture: { model: config.model, hidden: config.hidden, batchNorm: config.batchNorm, dropout: config.dropout },
   };
   const model = toLayersModel(mlp);

@@ -13,6 +13,7 @@ import { writeFileAtomic } from "../pipeline/atomic_file.ts";
 import type { PreprocessParams } from "../pipeline/decode_gray.ts";
 import { tf } from "./tf.ts";
 import { BN_EPSILON, BN_MOMENTUM, type Mlp } from "./mlp.ts";
+import { type Standardization, standardizationFromStats } from "./batches.ts";
 
 /** File names inside a model directory. */
 export const MODEL_FILES = { model: "model.json", weights: "weights.bin", stats: "pixel-stats.f32" } as const;
@@ -119,6 +120,8 @@ export interface LoadedModel {
   metadata: ModelMetadata;
   /** The standardisation statistics (mean then std), when the model uses them. */
   stats: Float32Array | null;
+  /** The standardisation made from them (with the model's std floor), for inputs; undefined when none. */
+  standardization: Standardization | undefined;
 }
 
 /** Reads a model directory written by {@linkcode saveLayersModel}, checking every file against the manifest. */
@@ -176,7 +179,10 @@ export async function loadLayersModel(dir: string): Promise<LoadedModel> {
       `${modelPath}: the net takes ${inputShape[1]} inputs but its metadata says ${metadata.inputSize}`,
     );
   }
-  return { model, metadata, stats };
+  const standardization = stats && metadata.standardize
+    ? standardizationFromStats(stats, metadata.inputSize, metadata.standardize.stdFloor)
+    : undefined;
+  return { model, metadata, stats, standardization };
 }
 
 async function readOrExplain<T>(path: string, dir: string, read: (path: string) => Promise<T>): Promise<T> {

@@ -13,8 +13,11 @@ import { tensorMemory, type tf } from "./tf.ts";
 import type { Parameter } from "./mlp.ts";
 import { type AdamKernel, adamKernel, tfjsHeap } from "./wasm_adam.ts";
 
+/** The optimizers there are. */
+export const OPTIMIZER_NAMES = ["adam", "sgd", "momentum", "rmsprop"] as const;
+
 /** Optimizer names. */
-export type OptimizerName = "adam" | "sgd" | "momentum" | "rmsprop";
+export type OptimizerName = typeof OPTIMIZER_NAMES[number];
 
 /** Optimizer settings. */
 export interface OptimizerOptions {
@@ -51,8 +54,8 @@ export class Optimizer {
   /** Creates state for `parameters` (zeros). */
   constructor(parameters: Parameter[], options: OptimizerOptions) {
     const defaults = { adam: [0.9, 0.999, 1e-8], sgd: [0, 0, 0], momentum: [0.9, 0, 0], rmsprop: [0, 0.99, 1e-8] };
-    if (!(options.name in defaults)) {
-      throw new TypeError(`unknown optimizer "${options.name}": use adam, sgd, momentum or rmsprop`);
+    if (!OPTIMIZER_NAMES.includes(options.name)) {
+      throw new TypeError(`unknown optimizer "${options.name}": use ${OPTIMIZER_NAMES.join(", ")}`);
     }
     const [beta1, beta2, epsilon] = defaults[options.name];
     this.options = { l2: 0, beta1, beta2, epsilon, ...options };

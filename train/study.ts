@@ -13,7 +13,7 @@ import { parse } from "csv-parse/sync";
 import { renderChart, type Series } from "./svg_chart.ts";
 import type { Metrics } from "./metrics.ts";
 import { loadLayersModel } from "./model_files.ts";
-import { applyStandardization, shuffled, standardizationFromStats } from "./batches.ts";
+import { applyStandardization, shuffled } from "./batches.ts";
 import { openSplit } from "../pipeline/shard_reader.ts";
 import { tf } from "./tf.ts";
 
@@ -80,8 +80,14 @@ export const EXPERIMENTS: Experiment[] = [
 ];
 
 /** The preprocess options of a cache variant. */
+export function cacheOptions(cache: StudyCache): { scale: "unit" | "raw"; augment?: "flip" } {
+  return cache === "raw" ? { scale: "raw" } : cache === "flip" ? { scale: "unit", augment: "flip" } : { scale: "unit" };
+}
+
+/** The `deno task preprocess` flags of a cache variant (beyond the defaults). */
 export function cacheFlags(cache: StudyCache): string[] {
-  return cache === "raw" ? ["--scale", "raw"] : cache === "flip" ? ["--augment", "flip"] : [];
+  const { scale, augment } = cacheOptions(cache);
+  return [...(scale === "raw" ? ["--scale", "raw"] : []), ...(augment ? ["--augment", augment] : [])];
 }
 
 /** The `deno task train` arguments of one experiment. */
@@ -89,7 +95,7 @@ export function trainArgs(
   set: StudySet,
   experiment: Experiment,
   paths: { cache: string; out: string },
-  options: { epochs?: number; hidden?: string } = {},
+  options: { epochs?: number; hidden?: string; threads?: number } = {},
 ): string[] {
   return [
     "--data",
@@ -105,6 +111,7 @@ export function trainArgs(
     // --limit-train counts records; a flipped cache holds two per image, so the same images need twice as many.
     ...(set.limitTrain ? ["--limit-train", String(set.limitTrain * (experiment.cache === "flip" ? 2 : 1))] : []),
     ...experiment.flags,
+    ...(options.threads ? ["--threads", String(options.threads)] : []),
     "--force",
   ];
 }
@@ -136,12 +143,9 @@ export async function batchStatisticsAccuracy(
   splitDir: string,
   options: { batchSize: number; seed: number },
 ): Promise<number> {
-  const { model, metadata, stats } = await loadLayersModel(modelDir);
+  const { model, metadata, standardization } = await loadLayersModel(modelDir);
   using split = await openSplit(splitDir);
   try {
-    const standardization = stats && metadata.standardize
-      ? standardizationFromStats(stats, metadata.inputSize, metadata.standardize.stdFloor)
-      : undefined;
     const order = shuffled(Array.from({ length: split.count }, (_, i) => i), options.seed);
     let correct = 0;
     for (let start = 0; start < order.length; start += options.batchSize) {

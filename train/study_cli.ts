@@ -15,6 +15,7 @@ import { initBackend } from "./tf.ts";
 import {
   batchStatisticsAccuracy,
   cacheFlags,
+  cacheOptions,
   type Experiment,
   EXPERIMENTS,
   readRun,
@@ -33,10 +34,10 @@ const USAGE =
 Trains part3 once per experiment on each set and writes a table and chart per set to OUT/study-SET.md.
 
   --data DIR     folder holding the sets (default ../shared/data)
-  --out DIR      where caches, models, logs and study.md go (default study)
+  --out DIR      where caches, models, logs and the results go (default study)
   --sets LIST    sets to run (default ${Object.keys(STUDY_SETS).join(",")})
   --only LIST    experiments to run (default all: ${EXPERIMENTS.map((e) => e.name).join(",")})
-  --jobs N       runs at once (default 2: one per core; each run uses one thread)
+  --jobs N       runs at once (default 2); each run gets cores/N threads (at least one)
   --epochs N     override each set's epochs
   --hidden LIST  override part3's hidden widths (for a quick trial: --hidden 64,64)
   --rerun        train again even where a finished run exists`;
@@ -68,6 +69,8 @@ await runCli(USAGE, async () => {
   if (values.help) return console.log(USAGE);
   const out = resolve(values.out);
   const jobs = parseIntegerFlag("--jobs", values.jobs, 2);
+  // The runs share the cores: each trains on its share, so two runs at once on two cores do not fight.
+  const threads = Math.max(1, Math.floor(navigator.hardwareConcurrency / jobs));
   const epochs = values.epochs === undefined ? undefined : parseIntegerFlag("--epochs", values.epochs, 1);
   const sets = pick(values.sets, STUDY_SETS, "set");
   const experiments = pick(values.only, Object.fromEntries(EXPERIMENTS.map((e) => [e.name, e])), "experiment");
@@ -82,6 +85,7 @@ await runCli(USAGE, async () => {
       const args = trainArgs(set, experiment, { cache: cachePath(out, set, experiment.cache), out: dir }, {
         epochs,
         hidden: values.hidden,
+        threads,
       });
       tasks.push({ set, experiment, dir, args, log: join(out, "logs", `${set.name}-${experiment.name}.log`) });
     }
@@ -153,19 +157,11 @@ function cachePath(out: string, set: StudySet, cache: StudyCache): string {
 
 async function buildCache(data: string, out: string, set: StudySet, cache: StudyCache): Promise<void> {
   const csvs = set.splits.map((split) => join(data, set.name, `${split}.csv`));
-  const flags = cacheFlags(cache);
-  console.error(
-    `study: cache ${set.name}-${cache}: deno task preprocess ${csvs.map((c) => `--csv ${c}`).join(" ")} ${
-      flags.join(" ")
-    }`,
-  );
-  const summaries = await preprocess({
-    csvs,
-    out: cachePath(out, set, cache),
-    params: { scale: cache === "raw" ? "raw" : "unit" },
-    augment: cache === "flip" ? "flip" : undefined,
-    progress: true,
-  });
+  const dir = cachePath(out, set, cache);
+  const { scale, augment } = cacheOptions(cache);
+  const flags = [...csvs.flatMap((csv) => ["--csv", csv]), "--out", dir, ...cacheFlags(cache)];
+  console.error(`study: cache ${set.name}-${cache}: deno task preprocess ${flags.join(" ")}`);
+  const summaries = await preprocess({ csvs, out: dir, params: { scale }, augment, progress: true });
   for (const s of summaries) console.error(`  ${s.name}: ${s.count} records${s.upToDate ? " (up to date)" : ""}`);
 }
 

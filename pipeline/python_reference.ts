@@ -1,0 +1,39 @@
+/**
+ * Running a Python reference beside a bench (OpenCV for preprocessing, PyTorch for
+ * training), when the machine has one: Debian's python3-opencv and python3-torch
+ * live in /usr/bin/python3, which a pyenv or venv `python3` on the PATH may hide.
+ * @module
+ */
+
+/** The first python3 on the machine that can import `module`, or null. */
+export async function findPython(module: string): Promise<string | null> {
+  for (const python of ["python3", "/usr/bin/python3"]) {
+    try {
+      const { code } = await new Deno.Command(python, {
+        args: ["-c", `import ${module}`],
+        stdout: "null",
+        stderr: "null",
+      }).output();
+      if (code === 0) return python;
+    } catch {
+      // no such interpreter
+    }
+  }
+  return null;
+}
+
+/** Runs `script` with `args`; its stdout split on whitespace, or null if it failed. */
+export async function runPython(
+  python: string,
+  script: string,
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<string[] | null> {
+  const { code, stdout } = await new Deno.Command(python, {
+    args: ["-c", script, ...args],
+    stdout: "piped",
+    stderr: "null",
+    env,
+  }).output();
+  return code === 0 ? new TextDecoder().decode(stdout).trim().split(/\s+/) : null;
+}
