@@ -73,7 +73,8 @@ Deno.test("train() learns the fixture task, keeps the tensor count flat and writ
 
 Deno.test("train() with --resume after an interruption ends with the same weights as an uninterrupted run", async () => {
   const dir = await cache();
-  const config = { ...base(dir, "whole"), epochs: 4, dropout: 0.2 };
+  // Dropout and augmentation draw random numbers every epoch: a resumed run must draw the same ones.
+  const config = { ...base(dir, "whole"), epochs: 4, dropout: 0.2, augment: { flip: true, shift: 2 } };
   await train(config);
   const interrupted = { ...config, out: join(dir, "interrupted") };
   await assert.rejects(() =>
@@ -86,6 +87,11 @@ Deno.test("train() with --resume after an interruption ends with the same weight
   assert.equal(resumed.history.length, 4);
   const [a, b] = await Promise.all(["whole", "interrupted"].map((d) => Deno.readFile(join(dir, d, "weights.bin"))));
   assert.deepEqual(a, b);
+  // The augmentation really changed what was trained on.
+  await train({ ...config, augment: undefined, out: join(dir, "plain") });
+  assert.notDeepEqual(await Deno.readFile(join(dir, "plain", "weights.bin")), a);
+  const record = JSON.parse(await Deno.readTextFile(join(dir, "whole", "training.json")));
+  assert.deepEqual(record.config.augment, { flip: true, shift: 2 });
   await Deno.remove(dir, { recursive: true });
 });
 

@@ -19,7 +19,7 @@ self.onmessage = async (event: MessageEvent) => {
       self.postMessage({ id });
     } else if (type === "load") {
       if (!reader) throw new Error("batch worker used before open");
-      const batch = await assembleBatch(reader, event.data.indices, standardization);
+      const batch = await assembleBatch(reader, event.data.indices, standardization, event.data.augment);
       self.postMessage({ id, batch }, {
         transfer: [batch.values.buffer as ArrayBuffer, batch.labels.buffer as ArrayBuffer],
       });

@@ -7,6 +7,7 @@
  */
 import type { SplitReader } from "../pipeline/shard_reader.ts";
 import { seededRandom } from "./random.ts";
+import { applyAugmentation, type AugmentOptions, augments, drawAugmentation } from "./augment.ts";
 import { chunkRanges, type InputBatch } from "./mlp.ts";
 import { tf } from "./tf.ts";
 
@@ -110,19 +111,37 @@ export interface HostBatch {
   labels: Float32Array;
 }
 
+/** Augmentation of one training batch: what to draw, and the epoch's seed it is drawn from. */
+export interface BatchAugment {
+  /** What may change. */
+  options: AugmentOptions;
+  /** Seed of this epoch's draws (each record's draw depends on this and its index only). */
+  seed: number;
+}
+
 /**
- * Reads records `indices` of a split into one chunk-major host batch, standardising
- * when statistics are given. Reading in file order is faster, and the order of
- * samples within a batch does not change its gradient, so indices are sorted.
+ * Reads records `indices` of a split into one chunk-major host batch, augmenting
+ * (before standardising, as the pixels were stored) and standardising when asked.
+ * Reading in file order is faster, and the order of samples within a batch does
+ * not change its gradient, so indices are sorted.
  */
 export async function assembleBatch(
   reader: SplitReader,
   indices: Uint32Array,
   standardization?: Standardization,
+  augment?: BatchAugment,
 ): Promise<HostBatch> {
   const sorted = Uint32Array.from(indices).sort();
   const { values: rows, labels } = await reader.readBatch(sorted);
   const n = sorted.length, width = reader.recordSize;
+  if (augment && augments(augment.options)) {
+    const { width: w, height: h } = reader.manifest;
+    const scratch = new Float32Array(width);
+    for (let r = 0; r < n; r++) {
+      const draw = drawAugmentation(augment.options, augment.seed, sorted[r]);
+      applyAugmentation(rows.subarray(r * width, (r + 1) * width), w, h, draw, scratch);
+    }
+  }
   if (standardization) {
     for (let r = 0; r < n; r++) applyStandardization(rows.subarray(r * width, (r + 1) * width), standardization);
   }
@@ -169,9 +188,9 @@ export class BatchLoader {
     return loader;
   }
 
-  /** Reads the records `indices` into one host batch (sorted by index). */
-  load(indices: Uint32Array): Promise<HostBatch> {
-    return this.#request({ type: "load", indices }) as Promise<HostBatch>;
+  /** Reads the records `indices` into one host batch (sorted by index), augmented when asked. */
+  load(indices: Uint32Array, augment?: BatchAugment): Promise<HostBatch> {
+    return this.#request({ type: "load", indices, augment }) as Promise<HostBatch>;
   }
 
   #request(message: Record<string, unknown>): Promise<HostBatch | undefined> {
@@ -212,15 +231,16 @@ export async function* prefetchBatches(
   loader: Pick<BatchLoader, "load">,
   order: Uint32Array,
   batchSize: number,
-  depth = 2,
+  options: { depth?: number; augment?: BatchAugment } = {},
 ): AsyncGenerator<HostBatch> {
+  const depth = options.depth ?? 2;
   const slice = (i: number) => order.subarray(i * batchSize, Math.min(order.length, (i + 1) * batchSize));
   const count = Math.ceil(order.length / batchSize);
   const queue: Promise<HostBatch>[] = [];
-  for (let i = 0; i < Math.min(depth, count); i++) queue.push(loader.load(slice(i)));
+  for (let i = 0; i < Math.min(depth, count); i++) queue.push(loader.load(slice(i), options.augment));
   for (let i = 0; i < count; i++) {
     const current = await queue.shift()!;
-    if (i + depth < count) queue.push(loader.load(slice(i + depth)));
+    if (i + depth < count) queue.push(loader.load(slice(i + depth), options.augment));
     yield current;
   }
 }

@@ -7,6 +7,7 @@ import { parseIntegerFlag, parseNumberFlag, runCli } from "../pipeline/cli_suppo
 import { describeBackend, initBackend, stopBackendThreads } from "./tf.ts";
 import { formatEpoch, train, type TrainConfig, TrainConfigError } from "./fit.ts";
 import { MODEL_PRESETS } from "./mlp.ts";
+import { parseAugment } from "./augment.ts";
 import { formatConfusion, type Metrics } from "./metrics.ts";
 import type { OptimizerName } from "./optimizers.ts";
 import { readManifest } from "../pipeline/manifest.ts";
@@ -35,6 +36,9 @@ Options:
                            split's mean and std (without it part1 often collapses to one class)
   --dropout X              dropout rate after hidden ReLUs, default 0
   --l2 X                   L2 penalty on weights, default 0
+  --augment LIST           training-time augmentation, drawn afresh per record and epoch: flip (mirror
+                           half the records), shift:N (move by up to N pixels each way, edges repeated),
+                           or both: flip,shift:8. Validation and test records are never augmented
   --patience N             stop after N epochs without a better validation loss
   --preset course          the course baseline's settings (batch 128, 10 epochs, Adam, lr 0.1 decayed 0.8
                            for part3, constant 0.01 for part1, shuffle seed 220 + epoch, no standardisation);
@@ -68,6 +72,7 @@ await runCli(USAGE, async () => {
       "no-standardize": { type: "boolean" },
       dropout: { type: "string" },
       l2: { type: "string" },
+      augment: { type: "string" },
       patience: { type: "string" },
       preset: { type: "string" },
       resume: { type: "boolean" },
@@ -128,6 +133,7 @@ await runCli(USAGE, async () => {
       ? undefined
       : parseIntegerFlag("--limit-test", values["limit-test"], 0),
     standardize: !(values["no-standardize"] ?? course),
+    augment: values.augment === undefined ? undefined : parseAugment(values.augment),
     patience: values.patience === undefined ? undefined : parseIntegerFlag("--patience", values.patience, 0),
     evalBatchSize: parseIntegerFlag("--eval-batch-size", values["eval-batch-size"], 256),
   };

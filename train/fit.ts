@@ -38,6 +38,7 @@ import { computeMetrics, type Metrics } from "./metrics.ts";
 import { CheckpointError, loadCheckpoint, saveCheckpoint } from "./checkpoint.ts";
 import { MODEL_FILES, type ModelMetadata, saveLayersModel, toLayersModel } from "./model_files.ts";
 import { learningCurves } from "./curves.ts";
+import { type AugmentOptions, augments, formatAugment } from "./augment.ts";
 
 /** Everything that decides a training run. */
 export interface TrainConfig {
@@ -77,6 +78,8 @@ export interface TrainConfig {
   limitTest?: number;
   /** Standardise each pixel with the train split's mean and std. */
   standardize: boolean;
+  /** Training-time augmentation (random flips and shifts drawn per record and epoch); none when absent. */
+  augment?: AugmentOptions;
   /** Stop after this many epochs without a better validation loss. */
   patience?: number;
   /** Samples per evaluation batch. */
@@ -191,6 +194,9 @@ export function validateConfig(config: TrainConfig): void {
   }
   if (!(config.dropout >= 0 && config.dropout < 1)) {
     throw new TrainConfigError(`--dropout must be in [0, 1), got ${config.dropout}`);
+  }
+  if (config.augment && !(Number.isInteger(config.augment.shift) && config.augment.shift >= 0)) {
+    throw new TrainConfigError(`--augment shift must be a whole number of pixels >= 0, got ${config.augment.shift}`);
   }
   if (!(config.l2 >= 0)) throw new TrainConfigError(`--l2 must be >= 0, got ${config.l2}`);
   if (config.hidden.length === 0 || config.hidden.some((h) => !(Number.isInteger(h) && h > 0))) {
@@ -359,7 +365,9 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
       `data: ${split.train.length} train, ${split.validation.length} validation${
         validationSplit ? ` (split "${config.valSplit}")` : ""
       }, ${testIndices.length} test records of ` +
-        `${manifest.width}x${manifest.height} (${manifest.scale} scale${config.standardize ? ", standardised" : ""})`,
+        `${manifest.width}x${manifest.height} (${manifest.scale} scale${config.standardize ? ", standardised" : ""}${
+          config.augment && augments(config.augment) ? `, augmented: ${formatAugment(config.augment)}` : ""
+        })`,
     );
     log(
       `net: ${[inputSize, ...config.hidden, 1].join(" -> ")}${config.batchNorm ? " with BatchNorm" : ""}, ${
@@ -382,7 +390,10 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
       let lossSum = 0, correct = 0, seen = 0, dataSeconds = 0, step = 0;
       const epochStart = performance.now();
       let waitStart = performance.now();
-      for await (const host of prefetchBatches(trainLoader, order, config.batchSize)) {
+      const augment = config.augment && augments(config.augment)
+        ? { options: config.augment, seed: config.seed * 1_000_003 + epoch * 7_919 }
+        : undefined;
+      for await (const host of prefetchBatches(trainLoader, order, config.batchSize, { augment })) {
         dataSeconds += (performance.now() - waitStart) / 1000;
         const batch = trainLoader.toTensors(host);
         const result = trainStep(mlp, batch, { dropoutSeed: config.seed * 1_000_003 + epoch * 100_003 + step });

@@ -1,0 +1,81 @@
+import assert from "node:assert/strict";
+import { applyAugmentation, drawAugmentation, formatAugment, NO_AUGMENT, parseAugment } from "./augment.ts";
+import { assembleBatch } from "./batches.ts";
+import type { SplitReader } from "../pipeline/shard_reader.ts";
+
+// A 4×3 record whose value says where it came from: 10·row + column.
+const [W, H] = [4, 3];
+const record = () => Float32Array.from({ length: W * H }, (_, i) => 10 * Math.floor(i / W) + (i % W));
+const rows = (values: Float32Array) =>
+  Array.from({ length: H }, (_, y) => Array.from(values.subarray(y * W, y * W + W)));
+
+Deno.test("applyAugmentation() mirrors, and shifts repeating the edge pixels", () => {
+  const scratch = new Float32Array(W * H);
+  const flipped = record();
+  applyAugmentation(flipped, W, H, { flip: true, dx: 0, dy: 0 }, scratch);
+  assert.deepEqual(rows(flipped), [[3, 2, 1, 0], [13, 12, 11, 10], [23, 22, 21, 20]]);
+  const moved = record();
+  applyAugmentation(moved, W, H, { flip: false, dx: 1, dy: -1 }, scratch);
+  assert.deepEqual(rows(moved), [[10, 10, 11, 12], [20, 20, 21, 22], [20, 20, 21, 22]]);
+  const both = record();
+  applyAugmentation(both, W, H, { flip: true, dx: -2, dy: 1 }, scratch);
+  // Mirrored, then moved left by 2 (the new right edge repeated) and down by 1 (the top row repeated).
+  assert.deepEqual(rows(both), [[1, 0, 0, 0], [1, 0, 0, 0], [11, 10, 10, 10]]);
+  const same = record();
+  applyAugmentation(same, W, H, { flip: false, dx: 0, dy: 0 }, scratch);
+  assert.deepEqual(same, record());
+});
+
+Deno.test("drawAugmentation() depends on seed and record only, and covers its range", () => {
+  const options = { flip: true, shift: 3 };
+  assert.deepEqual(drawAugmentation(options, 7, 42), drawAugmentation(options, 7, 42));
+  const draws = Array.from({ length: 4000 }, (_, i) => drawAugmentation(options, 7, i));
+  const flips = draws.filter((d) => d.flip).length;
+  assert.ok(flips > 1800 && flips < 2200, `${flips} of 4000 flipped`);
+  assert.deepEqual(new Set(draws.map((d) => d.dx)), new Set([-3, -2, -1, 0, 1, 2, 3]));
+  assert.deepEqual(new Set(draws.map((d) => d.dy)), new Set([-3, -2, -1, 0, 1, 2, 3]));
+  const otherEpoch = Array.from({ length: 4000 }, (_, i) => drawAugmentation(options, 8, i));
+  const unchanged = otherEpoch.filter((d, i) => JSON.stringify(d) === JSON.stringify(draws[i])).length;
+  assert.ok(unchanged < 200, `${unchanged} of 4000 records drew the same in the next epoch`);
+  assert.deepEqual(drawAugmentation(NO_AUGMENT, 7, 1), { flip: false, dx: 0, dy: 0 });
+  assert.ok(draws.slice(0, 50).every((d, i) => drawAugmentation({ flip: false, shift: 3 }, 7, i).dx === d.dx));
+});
+
+Deno.test("parseAugment() reads what formatAugment() writes and rejects anything else", () => {
+  for (const text of ["flip", "shift:4", "flip,shift:8", "none"]) assert.equal(formatAugment(parseAugment(text)), text);
+  assert.deepEqual(parseAugment(" flip , shift:2 "), { flip: true, shift: 2 });
+  for (const bad of ["mirror", "shift", "shift:-1", "shift:1.5", "flip;shift:2"]) {
+    assert.throws(() => parseAugment(bad), RangeError, bad);
+  }
+});
+
+Deno.test("assembleBatch() augments records by index before standardising, only when asked", async () => {
+  const split = [record(), record().map((v) => v + 100)];
+  const reader = {
+    recordSize: W * H,
+    manifest: { width: W, height: H },
+    readBatch: (indices: Uint32Array) =>
+      Promise.resolve({
+        values: Float32Array.from(Array.from(indices).flatMap((i) => Array.from(split[i]))),
+        labels: Uint8Array.from(indices, (i) => i),
+      }),
+  } as unknown as SplitReader;
+  const options = { flip: true, shift: 1 };
+  const plain = await assembleBatch(reader, Uint32Array.of(1, 0));
+  const augmented = await assembleBatch(reader, Uint32Array.of(1, 0), undefined, { options, seed: 3 });
+  const standardized = await assembleBatch(reader, Uint32Array.of(1, 0), {
+    mean: new Float32Array(W * H).fill(1),
+    invStd: new Float32Array(W * H).fill(2),
+  }, { options, seed: 3 });
+  // One chunk (the record is narrower than a chunk): rows are records, in index order.
+  assert.deepEqual(plain.values, Float32Array.from([...split[0], ...split[1]]));
+  for (const i of [0, 1]) {
+    const expected = Float32Array.from(split[i]);
+    applyAugmentation(expected, W, H, drawAugmentation(options, 3, i), new Float32Array(W * H));
+    assert.deepEqual(augmented.values.subarray(i * W * H, (i + 1) * W * H), expected);
+    assert.deepEqual(
+      standardized.values.subarray(i * W * H, (i + 1) * W * H),
+      expected.map((v) => (v - 1) * 2),
+    );
+  }
+});
