@@ -1,7 +1,8 @@
 /**
  * Preprocessing speed: images/s of the whole stage (decode, gray, resize, shard
  * write, statistics) on ~500×375 colour JPEGs, beside a single-process Python
- * OpenCV loop on the same files when python3 with cv2 is on the machine.
+ * OpenCV loop on the same files when python3 with cv2 is on the machine, and
+ * sharp's decode alone on them (the ceiling of any sharp-based stage).
  *
  * `deno task bench` runs it; `--images N` sets the generated set's size.
  * @module
@@ -10,7 +11,8 @@ import { dirname, join } from "node:path";
 import { parseArgs } from "node:util";
 import { encodeJpeg, seededRandom } from "../fixtures/make_fixtures.ts";
 import { toCsv } from "./csv_text.ts";
-import { preprocess } from "./preprocess.ts";
+import { DEFAULT_CONCURRENCY, preprocess } from "./preprocess.ts";
+import { sharp } from "./sharp.ts";
 import { findPython, runPython } from "./python_reference.ts";
 
 const OPENCV_LOOP = `
@@ -69,6 +71,26 @@ async function measurePipeline(csv: string, root: string | undefined, out: strin
   return best;
 }
 
+/**
+ * sharp alone: each file decoded to raw pixels and nothing else, `inFlight` at a time, as the stage
+ * decodes. The stage cannot beat this; it says how much of the stage's time is the decoder's.
+ */
+async function measureDecodeOnly(csv: string, root: string, inFlight: number, repeats: number): Promise<number> {
+  const { parse } = await import("csv-parse/sync");
+  const rows = parse(await Deno.readTextFile(csv), { columns: true }) as { path: string }[];
+  const paths = rows.map((row) => join(root, row.path));
+  let best = 0;
+  for (let r = 0; r < repeats; r++) {
+    const started = performance.now();
+    let next = 0;
+    await Promise.all(Array.from({ length: inFlight }, async () => {
+      while (next < paths.length) await sharp(paths[next++]).raw().toBuffer();
+    }));
+    best = Math.max(best, paths.length / ((performance.now() - started) / 1000));
+  }
+  return best;
+}
+
 /** Runs the OpenCV loop if some python3 on the machine has cv2; returns images/s and its version, or null. */
 async function measureOpenCv(
   csv: string,
@@ -100,13 +122,18 @@ export async function benchPreprocess(options: { images: number; repeats: number
     console.log(`preprocess bench: ${options.images} images per set, best of ${options.repeats}, 227x227 unit scale`);
     for (const { name, csv, root } of sets) {
       const ours = await measurePipeline(csv, root, join(dir, "out"), options.repeats);
+      const decodeOnly = await measureDecodeOnly(csv, root ?? dirname(csv), DEFAULT_CONCURRENCY, options.repeats);
       const opencv = await measureOpenCv(csv, root ?? dirname(csv), options.repeats);
       const theirs = opencv
         ? `OpenCV ${opencv.version} loop (1 process, 1 thread): ${opencv.rate.toFixed(0)} images/s; ratio ${
           (ours / opencv.rate).toFixed(2)
         }`
         : "OpenCV loop: python3 with cv2 not found, not measured";
-      console.log(`  ${name}: deno task preprocess ${ours.toFixed(0)} images/s | ${theirs}`);
+      console.log(
+        `  ${name}: deno task preprocess ${ours.toFixed(0)} images/s (sharp's decode alone: ${
+          decodeOnly.toFixed(0)
+        }) | ${theirs}`,
+      );
     }
   } finally {
     await Deno.remove(dir, { recursive: true });
