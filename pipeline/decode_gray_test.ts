@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { sharp } from "./sharp.ts";
-import { decodeGray, DEFAULT_PREPROCESS, ImageDecodeError, type PreprocessParams } from "./decode_gray.ts";
+import { decodeGray, DEFAULT_PREPROCESS, ImageDecodeError, isGrayJpeg, type PreprocessParams } from "./decode_gray.ts";
 import { makeEdgeCases } from "../fixtures/make_fixtures.ts";
 
 const raw = (size: number): PreprocessParams => ({ ...DEFAULT_PREPROCESS, size, scale: "raw" });
@@ -28,6 +28,56 @@ Deno.test("decodeGray() resizes to size×size with fill, keeping a left/right sp
   assert.equal(v.length, 256);
   assert.equal(v[5 * 16 + 0], 0);
   assert.equal(v[5 * 16 + 15], 255);
+});
+
+/** `jpeg` with an EXIF segment saying orientation 6 (sharp's own metadata writer would attach sRGB and add colour). */
+function withOrientation6(jpeg: Uint8Array): Uint8Array {
+  const exif = [
+    ...[0xff, 0xe1, 0x00, 0x22, 0x45, 0x78, 0x69, 0x66, 0x00, 0x00], // APP1, length 34, "Exif\0\0"
+    ...[0x49, 0x49, 0x2a, 0x00, 0x08, 0x00, 0x00, 0x00, 0x01, 0x00], // little-endian TIFF, IFD0 at 8 with one entry
+    ...[0x12, 0x01, 0x03, 0x00, 0x01, 0x00, 0x00, 0x00, 0x06, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00], // orientation 6
+  ];
+  return Uint8Array.from([...jpeg.subarray(0, 2), ...exif, ...jpeg.subarray(2)]);
+}
+
+Deno.test("decodeGray() gives a gray JPEG the same records as the same pixels in colour", async () => {
+  // A seeded 300×200 gray texture as a JPEG (the course's images are gray JPEGs), and the pixels libvips decodes from
+  // it as a lossless RGB PNG: the gray shortcut must give exactly what the colour path gives.
+  const [w, h] = [300, 200];
+  const texture = Uint8Array.from(
+    { length: w * h },
+    (_, i) => (((i % w) * 7) ^ (Math.floor(i / w) * 13) ^ (i * 2654435761 >>> 28)) & 255,
+  );
+  const grayJpeg = () => sharp(texture, { raw: { width: w, height: h, channels: 1 } }).toColourspace("b-w");
+  const jpeg = await grayJpeg().jpeg({ quality: 85 }).toBuffer();
+  const rotated = withOrientation6(jpeg);
+  const decoded = await sharp(jpeg).toColourspace("b-w").raw().toBuffer();
+  const rgb = Uint8Array.from({ length: w * h * 3 }, (_, i) => decoded[Math.floor(i / 3)]);
+  const png = await sharp(rgb, { raw: { width: w, height: h, channels: 3 } }).png().toBuffer();
+  const pngRotated = await sharp(png).rotate(90).png().toBuffer();
+  assert.ok(isGrayJpeg(jpeg) && isGrayJpeg(rotated));
+  for (const size of [227, 64, 300]) {
+    // Counted rather than deepEqual'd: node:assert takes minutes over 90,000-value arrays.
+    const differing = async (a: Uint8Array, b: Uint8Array) => {
+      const [x, y] = [await decodeGray(a, raw(size)), await decodeGray(b, raw(size))];
+      return x.filter((v, i) => v !== y[i]).length;
+    };
+    assert.equal(await differing(jpeg, png), 0, `size ${size}`);
+    assert.equal(await differing(rotated, pngRotated), 0, `rotated, size ${size}`);
+  }
+});
+
+Deno.test("isGrayJpeg() reads the frame header, and says no to anything else", async () => {
+  const colour = await sharp({ create: { width: 8, height: 8, channels: 3, background: "#808080" } }).jpeg().toBuffer();
+  const gray = await sharp(colour).toColourspace("b-w").jpeg().toBuffer();
+  assert.equal(isGrayJpeg(gray), true);
+  assert.equal(isGrayJpeg(await sharp(gray).toColourspace("b-w").jpeg({ progressive: true }).toBuffer()), true);
+  assert.equal(isGrayJpeg(withOrientation6(gray)), true);
+  assert.equal(isGrayJpeg(colour), false);
+  assert.equal(isGrayJpeg(await Deno.readFile(edge.cmyk)), false);
+  assert.equal(isGrayJpeg(await sharp(gray).png().toBuffer()), false);
+  assert.equal(isGrayJpeg(gray.subarray(0, 30)), false); // cut before its frame header
+  assert.equal(isGrayJpeg(new Uint8Array(0)), false);
 });
 
 Deno.test("decodeGray() applies EXIF orientation", async () => {
