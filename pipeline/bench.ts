@@ -13,6 +13,7 @@ import { encodeJpeg, seededRandom } from "../fixtures/make_fixtures.ts";
 import { toCsv } from "./csv_text.ts";
 import { DEFAULT_CONCURRENCY, preprocess } from "./preprocess.ts";
 import { sharp } from "./sharp.ts";
+import { readLabels } from "./read_labels.ts";
 import { findPython, runPython } from "./python_reference.ts";
 
 const OPENCV_LOOP = `
@@ -76,9 +77,7 @@ async function measurePipeline(csv: string, root: string | undefined, out: strin
  * decodes. The stage cannot beat this; it says how much of the stage's time is the decoder's.
  */
 async function measureDecodeOnly(csv: string, root: string, inFlight: number, repeats: number): Promise<number> {
-  const { parse } = await import("csv-parse/sync");
-  const rows = parse(await Deno.readTextFile(csv), { columns: true }) as { path: string }[];
-  const paths = rows.map((row) => join(root, row.path));
+  const paths = (await readLabels(csv, { root })).rows.map((row) => row.path);
   let best = 0;
   for (let r = 0; r < repeats; r++) {
     const started = performance.now();

@@ -16,6 +16,7 @@ import {
   GRAYSCALE_FORMULA,
   ImageDecodeError,
   type PreprocessParams,
+  RESIZE_KERNELS,
 } from "./decode_gray.ts";
 import { type LabelRow, readLabels, type ReadLabelsOptions } from "./read_labels.ts";
 import {
@@ -167,8 +168,10 @@ function validateParams(params: PreprocessParams, options: PreprocessOptions): v
   if (params.scale !== "unit" && params.scale !== "raw") {
     throw new TypeError(`--scale must be "unit" or "raw", got "${params.scale}"`);
   }
-  if (params.resizeKernel !== "opencv-linear" && params.resizeKernel !== "linear") {
-    throw new TypeError(`--resize-kernel must be "opencv-linear" or "linear", got "${params.resizeKernel}"`);
+  if (!RESIZE_KERNELS.includes(params.resizeKernel)) {
+    throw new TypeError(
+      `--resize-kernel must be ${RESIZE_KERNELS.map((k) => `"${k}"`).join(" or ")}, got "${params.resizeKernel}"`,
+    );
   }
   const shardSize = options.shardSize ?? DEFAULT_SHARD_SIZE;
   if (!Number.isInteger(shardSize) || shardSize < 1) {
