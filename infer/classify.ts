@@ -8,8 +8,8 @@ import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { decodeGray, ImageDecodeError } from "../pipeline/decode_gray.ts";
 import { applyStandardization } from "../train/batches.ts";
-import { loadLayersModel, ModelFileError, type ModelMetadata } from "../train/model_files.ts";
-import { initBackend, tf } from "../train/tf.ts";
+import { loadLayersModel, ModelFileError, type ModelMetadata } from "../model/model_files.ts";
+import { initBackend, tf } from "../engine/tf.ts";
 
 export { ImageDecodeError, ModelFileError };
 export type { ModelMetadata };

@@ -13,8 +13,8 @@ import {
 import { preprocess } from "../pipeline/preprocess.ts";
 import { openSplit } from "../pipeline/shard_reader.ts";
 import { train } from "../train/fit.ts";
-import { loadLayersModel } from "../train/model_files.ts";
-import { tf } from "../train/tf.ts";
+import { loadLayersModel } from "../model/model_files.ts";
+import { tf } from "../engine/tf.ts";
 
 const TINY = new URL("../fixtures/tiny-model/", import.meta.url).pathname;
 const DOG = join(TINY, "dog.jpg");

@@ -4,7 +4,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { runCli } from "../pipeline/cli_support.ts";
+import { runCli } from "../lib/cli.ts";
 import { loadClassifier } from "./mod.ts";
 
 const USAGE = `Usage: deno task classify [--model MODEL_DIR] [--json] IMAGE...

@@ -12,7 +12,7 @@ import {
   type SplitSummary,
 } from "./preprocess.ts";
 import { DEFAULT_PREPROCESS, type PixelScale, type ResizeKernel } from "./decode_gray.ts";
-import { parseIntegerFlag, runCli } from "./cli_support.ts";
+import { parseIntegerFlag, runCli } from "../lib/cli.ts";
 
 const USAGE = `Usage: deno task preprocess --csv DATA/train.csv [--csv DATA/test.csv ...] --out CACHE [options]
 

@@ -6,7 +6,7 @@
  * read back from the manifest.
  * @module
  */
-import { sharp } from "./sharp.ts";
+import { sharp } from "../lib/sharp.ts";
 import { grayResizeLinear } from "./opencv_gray_resize.ts";
 
 /** How pixel values are stored: `unit` is value/255, `raw` is 0..255 as the course's code did. */

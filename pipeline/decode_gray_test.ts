@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { sharp } from "./sharp.ts";
+import { sharp } from "../lib/sharp.ts";
 import { decodeGray, DEFAULT_PREPROCESS, ImageDecodeError, isGrayJpeg, type PreprocessParams } from "./decode_gray.ts";
 import { makeEdgeCases } from "../fixtures/make_fixtures.ts";
 

@@ -28,11 +28,11 @@ import {
   writeManifest,
 } from "./manifest.ts";
 import { ShardWriter } from "./shard_writer.ts";
-import { sweepTemporaryFiles, writeFileAtomic, writeTextFileAtomic } from "./atomic_file.ts";
-import { acquireLock } from "./lock.ts";
-import { createProgress } from "./progress.ts";
-import { sharp } from "./sharp.ts";
-import { toCsv } from "./csv_text.ts";
+import { sweepTemporaryFiles, writeFileAtomic, writeTextFileAtomic } from "../lib/atomic_file.ts";
+import { acquireLock } from "../lib/lock.ts";
+import { createProgress } from "../lib/progress.ts";
+import { sharp } from "../lib/sharp.ts";
+import { toCsv } from "../lib/csv.ts";
 
 /** What to do with a bad row: stop the run, or leave it out and list it in rejected.csv. */
 export type ErrorPolicy = "fail" | "skip";

@@ -3,10 +3,10 @@ import { join } from "node:path";
 import { BadRowError, preprocess } from "./preprocess.ts";
 import { openSplit } from "./shard_reader.ts";
 import { decodeGray, DEFAULT_PREPROCESS } from "./decode_gray.ts";
-import { acquireLock, LockedError } from "./lock.ts";
+import { acquireLock, LockedError } from "../lib/lock.ts";
 import { readManifest } from "./manifest.ts";
 import { makeEdgeCases, makeLabelledSet } from "../fixtures/make_fixtures.ts";
-import { toCsv } from "./csv_text.ts";
+import { toCsv } from "../lib/csv.ts";
 
 async function fixture(train = 12, test = 6) {
   const dir = await Deno.makeTempDir({ prefix: "preprocess_test" });

@@ -8,7 +8,7 @@
  * never waits for them.
  * @module
  */
-import { temporaryPathFor } from "./atomic_file.ts";
+import { temporaryPathFor } from "../lib/atomic_file.ts";
 
 /** What a finished shard holds. */
 export interface WrittenShard {

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { makeLabelledSet } from "../fixtures/make_fixtures.ts";
-import { toCsv } from "../pipeline/csv_text.ts";
+import { toCsv } from "../lib/csv.ts";
 import { readManifest } from "../pipeline/manifest.ts";
 import { openSplit } from "../pipeline/shard_reader.ts";
 
@@ -58,7 +58,7 @@ Deno.test("preprocess CLI: exits at once while another live process holds --out,
   const dir = await Deno.makeTempDir({ prefix: "preprocess_cli_test" });
   await makeLabelledSet(dir, { train: 4, test: 2, width: 16, height: 16, seed: 6 });
   const out = join(dir, "cache");
-  const lockModule = new URL("../pipeline/lock.ts", import.meta.url).href;
+  const lockModule = new URL("../lib/lock.ts", import.meta.url).href;
   // A process that takes the lock the way a run does, then waits until killed.
   const holder = new Deno.Command(Deno.execPath(), {
     args: [

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { renderReport, type RunRecord } from "../train/report.ts";
+import { renderReport, type RunRecord } from "../experiments/report.ts";
 import { computeMetrics } from "../train/metrics.ts";
-import { sharp } from "../pipeline/sharp.ts";
+import { sharp } from "../lib/sharp.ts";
 
 const CHROMIUM = ["/usr/bin/chromium", "/usr/bin/chromium-browser"].find((p) => {
   try {

@@ -2,9 +2,9 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { makeLabelledSet } from "../fixtures/make_fixtures.ts";
 import { preprocess } from "../pipeline/preprocess.ts";
-import { initBackend } from "../train/tf.ts";
+import { initBackend } from "../engine/tf.ts";
 import { train, type TrainConfig } from "../train/fit.ts";
-import { readRun, renderReport } from "../train/report.ts";
+import { readRun, renderReport } from "../experiments/report.ts";
 
 await initBackend("wasm");
 

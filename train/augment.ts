@@ -6,7 +6,7 @@
  * never augmented.
  * @module
  */
-import { seededRandom } from "./random.ts";
+import { seededRandom } from "../lib/random.ts";
 
 /** What augmentation a training batch gets. */
 export interface AugmentOptions {

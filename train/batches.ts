@@ -6,10 +6,10 @@
  * @module
  */
 import type { SplitReader } from "../pipeline/shard_reader.ts";
-import { seededRandom } from "./random.ts";
+import { seededRandom } from "../lib/random.ts";
 import { applyAugmentation, type AugmentOptions, augments, drawAugmentation } from "./augment.ts";
 import { chunkRanges, type InputBatch } from "./mlp.ts";
-import { tf } from "./tf.ts";
+import { tf } from "../engine/tf.ts";
 
 /** Per-pixel standardisation: x' = (x - mean) · invStd. */
 export interface Standardization {

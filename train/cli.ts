@@ -3,8 +3,8 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { parseIntegerFlag, parseNumberFlag, runCli } from "../pipeline/cli_support.ts";
-import { describeBackend, initBackend, stopBackendThreads } from "./tf.ts";
+import { parseIntegerFlag, parseNumberFlag, runCli } from "../lib/cli.ts";
+import { describeBackend, initBackend, stopBackendThreads } from "../engine/tf.ts";
 import { formatEpoch, train, type TrainConfig, TrainConfigError } from "./fit.ts";
 import { MODEL_PRESETS } from "./mlp.ts";
 import { parseAugment } from "./augment.ts";

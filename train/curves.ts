@@ -3,7 +3,7 @@
  * @module
  */
 import type { EpochRecord } from "./fit.ts";
-import { renderChart } from "./svg_chart.ts";
+import { renderChart } from "../lib/svg_chart.ts";
 
 /** Loss and accuracy per epoch, train against validation, as SVG. */
 export function learningCurves(history: EpochRecord[], title: string): string {

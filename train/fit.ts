@@ -8,10 +8,10 @@
 import { join } from "node:path";
 import { openSplit, type SplitReader } from "../pipeline/shard_reader.ts";
 import { type Manifest, SplitFormatError } from "../pipeline/manifest.ts";
-import { writeFileAtomic, writeTextFileAtomic } from "../pipeline/atomic_file.ts";
-import { toCsv } from "../pipeline/csv_text.ts";
-import { createProgress, formatDuration } from "../pipeline/progress.ts";
-import { tensorMemory, tf } from "./tf.ts";
+import { writeFileAtomic, writeTextFileAtomic } from "../lib/atomic_file.ts";
+import { toCsv } from "../lib/csv.ts";
+import { createProgress, formatDuration } from "../lib/progress.ts";
+import { tensorMemory, tf } from "../engine/tf.ts";
 import {
   buildMlp,
   countParameters,
@@ -36,7 +36,7 @@ import {
 } from "./batches.ts";
 import { computeMetrics, type Metrics } from "./metrics.ts";
 import { CheckpointError, loadCheckpoint, saveCheckpoint } from "./checkpoint.ts";
-import { MODEL_FILES, type ModelMetadata, saveLayersModel, toLayersModel } from "./model_files.ts";
+import { MODEL_FILES, type ModelMetadata, saveLayersModel, toLayersModel } from "../model/model_files.ts";
 import { learningCurves } from "./curves.ts";
 import { type AugmentOptions, augments, formatAugment } from "./augment.ts";
 

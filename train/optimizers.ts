@@ -9,9 +9,9 @@
  * state in ordinary Float32Arrays. Formulas follow PyTorch's.
  * @module
  */
-import { tensorMemory, type tf } from "./tf.ts";
+import { tensorMemory, type tf } from "../engine/tf.ts";
 import type { Parameter } from "./mlp.ts";
-import { type AdamKernel, adamKernel, tfjsHeap } from "./wasm_adam.ts";
+import { type AdamKernel, adamKernel, tfjsHeap } from "../engine/wasm_adam.ts";
 
 /** The optimizers there are. */
 export const OPTIMIZER_NAMES = ["adam", "sgd", "momentum", "rmsprop"] as const;

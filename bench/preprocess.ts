@@ -10,11 +10,11 @@
 import { dirname, join } from "node:path";
 import { parseArgs } from "node:util";
 import { encodeJpeg, seededRandom } from "../fixtures/make_fixtures.ts";
-import { toCsv } from "./csv_text.ts";
-import { DEFAULT_CONCURRENCY, preprocess } from "./preprocess.ts";
-import { sharp } from "./sharp.ts";
-import { readLabels } from "./read_labels.ts";
-import { findPython, runPython } from "./python_reference.ts";
+import { toCsv } from "../lib/csv.ts";
+import { DEFAULT_CONCURRENCY, preprocess } from "../pipeline/preprocess.ts";
+import { sharp } from "../lib/sharp.ts";
+import { readLabels } from "../pipeline/read_labels.ts";
+import { findPython, runPython } from "./python.ts";
 
 const OPENCV_LOOP = `
 import csv, os, sys, time

@@ -3,8 +3,8 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { runCli } from "../pipeline/cli_support.ts";
-import { writeTextFileAtomic } from "../pipeline/atomic_file.ts";
+import { runCli } from "../lib/cli.ts";
+import { writeTextFileAtomic } from "../lib/atomic_file.ts";
 import { readRun, renderReport } from "./report.ts";
 
 const USAGE = `Usage: deno task report MODEL_DIR... [--out report.html] [--title TEXT]

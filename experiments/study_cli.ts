@@ -8,10 +8,10 @@
  */
 import { parseArgs } from "node:util";
 import { join, resolve } from "node:path";
-import { parseIntegerFlag, runCli } from "../pipeline/cli_support.ts";
+import { parseIntegerFlag, runCli } from "../lib/cli.ts";
 import { preprocess } from "../pipeline/preprocess.ts";
-import { writeTextFileAtomic } from "../pipeline/atomic_file.ts";
-import { initBackend } from "./tf.ts";
+import { writeTextFileAtomic } from "../lib/atomic_file.ts";
+import { initBackend } from "../engine/tf.ts";
 import {
   batchStatisticsAccuracy,
   cacheFlags,
@@ -105,7 +105,7 @@ await runCli(USAGE, async () => {
       console.error(`study: ${task.set.name}/${task.experiment.name}: deno task train ${task.args.join(" ")}`);
       const log = await Deno.open(task.log, { write: true, create: true, truncate: true });
       const child = new Deno.Command(Deno.execPath(), {
-        args: ["run", ...TRAIN_PERMISSIONS, new URL("./cli.ts", import.meta.url).pathname, ...task.args],
+        args: ["run", ...TRAIN_PERMISSIONS, new URL("../train/cli.ts", import.meta.url).pathname, ...task.args],
         stdout: "piped",
         stderr: "piped",
       }).spawn();

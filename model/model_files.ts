@@ -9,11 +9,11 @@
  * @module
  */
 import { join } from "node:path";
-import { writeFileAtomic } from "../pipeline/atomic_file.ts";
+import { writeFileAtomic } from "../lib/atomic_file.ts";
 import type { PreprocessParams } from "../pipeline/decode_gray.ts";
-import { tf } from "./tf.ts";
-import { BN_EPSILON, BN_MOMENTUM, type Mlp } from "./mlp.ts";
-import { type Standardization, standardizationFromStats } from "./batches.ts";
+import { tf } from "../engine/tf.ts";
+import { BN_EPSILON, BN_MOMENTUM, type Mlp } from "../train/mlp.ts";
+import { type Standardization, standardizationFromStats } from "../train/batches.ts";
 
 /** File names inside a model directory. */
 export const MODEL_FILES = { model: "model.json", weights: "weights.bin", stats: "pixel-stats.f32" } as const;

@@ -10,11 +10,11 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { describeBackend, initBackend, stopBackendThreads, tf } from "./tf.ts";
-import { buildMlp, chunkRanges, disposeMlp, MODEL_PRESETS, parameters, trainStep } from "./mlp.ts";
-import { Optimizer } from "./optimizers.ts";
-import { seededRandom } from "./random.ts";
-import { findPython, runPython } from "../pipeline/python_reference.ts";
+import { describeBackend, initBackend, stopBackendThreads, tf } from "../engine/tf.ts";
+import { buildMlp, chunkRanges, disposeMlp, MODEL_PRESETS, parameters, trainStep } from "../train/mlp.ts";
+import { Optimizer } from "../train/optimizers.ts";
+import { seededRandom } from "../lib/random.ts";
+import { findPython, runPython } from "./python.ts";
 
 /** One measured configuration. */
 export interface TrainBenchResult {

@@ -2,12 +2,12 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { makeLabelledSet } from "../fixtures/make_fixtures.ts";
 import { preprocess } from "../pipeline/preprocess.ts";
-import { initBackend } from "../train/tf.ts";
-import { train, type TrainConfig, TrainConfigError } from "../train/fit.ts";
-import { buildMlp, countParameters, disposeMlp, MODEL_PRESETS } from "../train/mlp.ts";
-import { loadLayersModel } from "../train/model_files.ts";
+import { initBackend } from "../engine/tf.ts";
+import { train, type TrainConfig, TrainConfigError } from "./fit.ts";
+import { buildMlp, countParameters, disposeMlp, MODEL_PRESETS } from "./mlp.ts";
+import { loadLayersModel } from "../model/model_files.ts";
 import { SplitFormatError } from "../pipeline/manifest.ts";
-import { batchStatisticsAccuracy } from "../train/study.ts";
+import { batchStatisticsAccuracy } from "../experiments/study.ts";
 
 await initBackend("wasm");
 

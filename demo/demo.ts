@@ -9,16 +9,16 @@
  */
 import { parseArgs } from "node:util";
 import { join, resolve } from "node:path";
-import { runCli } from "../pipeline/cli_support.ts";
+import { runCli } from "../lib/cli.ts";
 import { makeLabelledSet } from "../fixtures/make_fixtures.ts";
 import { preprocess } from "../pipeline/preprocess.ts";
 import { readManifest } from "../pipeline/manifest.ts";
-import { describeBackend, initBackend } from "../train/tf.ts";
+import { describeBackend, initBackend } from "../engine/tf.ts";
 import { train, type TrainConfig } from "../train/fit.ts";
-import { COURSE_TRACE, generatePart2Table, summarize, traceChart, traceCsv, traceGradients } from "../train/part2.ts";
-import { svgToPng } from "../pipeline/sharp.ts";
-import { writeFileAtomic, writeTextFileAtomic } from "../pipeline/atomic_file.ts";
-import { loadClassifier } from "./mod.ts";
+import { COURSE_TRACE, generatePart2Table, summarize, traceChart, traceCsv, traceGradients } from "../experiments/part2.ts";
+import { svgToPng } from "../lib/sharp.ts";
+import { writeFileAtomic, writeTextFileAtomic } from "../lib/atomic_file.ts";
+import { loadClassifier } from "../infer/mod.ts";
 
 const USAGE = `Usage: deno task demo [--data DIR] [--out DIR]
 

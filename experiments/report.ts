@@ -6,9 +6,9 @@
  */
 import { basename, join, resolve } from "node:path";
 import { parse } from "csv-parse/sync";
-import type { EpochRecord, TrainConfig } from "./fit.ts";
-import { learningCurves } from "./curves.ts";
-import type { Metrics } from "./metrics.ts";
+import type { EpochRecord, TrainConfig } from "../train/fit.ts";
+import { learningCurves } from "../train/curves.ts";
+import type { Metrics } from "../train/metrics.ts";
 
 /** What a model directory records about its run. */
 export interface RunRecord {

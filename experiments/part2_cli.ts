@@ -5,9 +5,9 @@
  */
 import { parseArgs } from "node:util";
 import { join } from "node:path";
-import { parseIntegerFlag, parseNumberFlag, runCli } from "../pipeline/cli_support.ts";
-import { writeFileAtomic, writeTextFileAtomic } from "../pipeline/atomic_file.ts";
-import { initBackend } from "./tf.ts";
+import { parseIntegerFlag, parseNumberFlag, runCli } from "../lib/cli.ts";
+import { writeFileAtomic, writeTextFileAtomic } from "../lib/atomic_file.ts";
+import { initBackend } from "../engine/tf.ts";
 import {
   COURSE_TRACE,
   generatePart2Table,
@@ -23,8 +23,8 @@ import {
   traceGradients,
   type TraceOptions,
 } from "./part2.ts";
-import { renderChart, type Series } from "./svg_chart.ts";
-import { svgToPng } from "../pipeline/sharp.ts";
+import { renderChart, type Series } from "../lib/svg_chart.ts";
+import { svgToPng } from "../lib/sharp.ts";
 
 const USAGE = `Usage: deno task part2 [options]
 

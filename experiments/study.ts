@@ -10,12 +10,12 @@
  */
 import { join } from "node:path";
 import { parse } from "csv-parse/sync";
-import { renderChart, type Series } from "./svg_chart.ts";
-import type { Metrics } from "./metrics.ts";
-import { loadLayersModel } from "./model_files.ts";
-import { applyStandardization, shuffled } from "./batches.ts";
+import { renderChart, type Series } from "../lib/svg_chart.ts";
+import type { Metrics } from "../train/metrics.ts";
+import { loadLayersModel } from "../model/model_files.ts";
+import { applyStandardization, shuffled } from "../train/batches.ts";
 import { openSplit } from "../pipeline/shard_reader.ts";
-import { tf } from "./tf.ts";
+import { tf } from "../engine/tf.ts";
 
 /** A data set laid out like ../shared/data/cifar10-dog: CSVs of path,label. */
 export interface StudySet {

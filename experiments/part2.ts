@@ -10,9 +10,9 @@
  * @module
  */
 import { parse } from "csv-parse/sync";
-import { tf } from "./tf.ts";
-import { seededRandom } from "./random.ts";
-import { renderChart, type Series } from "./svg_chart.ts";
+import { tf } from "../engine/tf.ts";
+import { seededRandom } from "../lib/random.ts";
+import { renderChart, type Series } from "../lib/svg_chart.ts";
 
 /** Hidden activation. */
 export type Part2Activation = "sigmoid" | "tanh" | "relu";

@@ -5,12 +5,12 @@
  * @module
  */
 import { join } from "node:path";
-import { initBackend } from "../train/tf.ts";
+import { initBackend } from "../engine/tf.ts";
 import { buildMlp, disposeMlp, MODEL_PRESETS } from "../train/mlp.ts";
-import { saveLayersModel, toLayersModel } from "../train/model_files.ts";
+import { saveLayersModel, toLayersModel } from "../model/model_files.ts";
 import { DEFAULT_PREPROCESS } from "../pipeline/decode_gray.ts";
 import { encodeJpeg, renderTaskImage, seededRandom } from "../fixtures/make_fixtures.ts";
-import { loadClassifier } from "./mod.ts";
+import { loadClassifier } from "../infer/mod.ts";
 
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))];
