@@ -5,11 +5,12 @@
  * @module
  */
 import { join } from "node:path";
-import { initBackend } from "../engine/tf.ts";
-import { buildMlp, disposeMlp, MODEL_PRESETS } from "../train/mlp.ts";
-import { saveLayersModel, toLayersModel } from "../model/model_files.ts";
-import { DEFAULT_PREPROCESS } from "../pipeline/decode_gray.ts";
-import { encodeJpeg, renderTaskImage, seededRandom } from "../fixtures/make_fixtures.ts";
+import { initBackend } from "../engine/mod.ts";
+import { buildMlp, disposeMlp, MODEL_PRESETS, toLayersModel } from "../train/mod.ts";
+import { saveLayersModel } from "../model/mod.ts";
+import { DEFAULT_PREPROCESS } from "../pipeline/mod.ts";
+import { encodeJpeg, renderTaskImage } from "../demo/synthetic_set.ts";
+import { seededRandom } from "../lib/mod.ts";
 import { loadClassifier } from "../infer/mod.ts";
 
 function percentile(sorted: number[], p: number): number {

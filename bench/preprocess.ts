@@ -7,13 +7,12 @@
  * `deno task bench` runs it; `--images N` sets the generated set's size.
  * @module
  */
+import { fileURLToPath } from "node:url";
 import { dirname, join } from "node:path";
 import { parseArgs } from "node:util";
-import { encodeJpeg, seededRandom } from "../fixtures/make_fixtures.ts";
-import { toCsv } from "../lib/csv.ts";
-import { DEFAULT_CONCURRENCY, preprocess } from "../pipeline/preprocess.ts";
-import { sharp } from "../lib/sharp.ts";
-import { readLabels } from "../pipeline/read_labels.ts";
+import { encodeJpeg } from "../demo/synthetic_set.ts";
+import { loadSharp, seededRandom, toCsv } from "../lib/mod.ts";
+import { DEFAULT_CONCURRENCY, preprocess, readLabels } from "../pipeline/mod.ts";
 import { findPython, runPython } from "./python.ts";
 
 const OPENCV_LOOP = `
@@ -77,6 +76,7 @@ async function measurePipeline(csv: string, root: string | undefined, out: strin
  * decodes. The stage cannot beat this; it says how much of the stage's time is the decoder's.
  */
 async function measureDecodeOnly(csv: string, root: string, inFlight: number, repeats: number): Promise<number> {
+  const sharp = await loadSharp();
   const paths = (await readLabels(csv, { root })).rows.map((row) => row.path);
   let best = 0;
   for (let r = 0; r < repeats; r++) {
@@ -146,6 +146,6 @@ if (import.meta.main) {
   await benchPreprocess({
     images: Number(values.images),
     repeats: Number(values.repeats),
-    shared: new URL("../../shared", import.meta.url).pathname,
+    shared: fileURLToPath(new URL("../../shared", import.meta.url)),
   });
 }

@@ -9,11 +9,11 @@
  * `--models part1,part3 --batch 32,64,128 --steps-part1 200 --steps-part3 10`
  * @module
  */
+import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { describeBackend, initBackend, stopBackendThreads, tf } from "../engine/tf.ts";
-import { buildMlp, chunkRanges, disposeMlp, MODEL_PRESETS, parameters, trainStep } from "../train/mlp.ts";
-import { Optimizer } from "../train/optimizers.ts";
-import { seededRandom } from "../lib/random.ts";
+import { describeBackend, initBackend, stopBackendThreads, tf } from "../engine/mod.ts";
+import { buildMlp, chunkRanges, disposeMlp, MODEL_PRESETS, Optimizer, parameters, trainStep } from "../train/mod.ts";
+import { seededRandom } from "../lib/mod.ts";
 import { findPython, runPython } from "./python.ts";
 
 /** One measured configuration. */
@@ -122,7 +122,7 @@ if (import.meta.main) {
     for (const threads of threadCounts) {
       const args = Object.entries({ ...values, threads }).flatMap(([key, value]) => [`--${key}`, String(value)]);
       const child = new Deno.Command(Deno.execPath(), {
-        args: ["run", "--allow-all", new URL(import.meta.url).pathname, ...args],
+        args: ["run", "--allow-all", fileURLToPath(new URL(import.meta.url)), ...args],
         stdout: "inherit",
         stderr: "inherit",
       });

@@ -7,41 +7,43 @@
  * every output is. A second run reuses the generated images and the cache.
  * @module
  */
-import { parseArgs } from "node:util";
 import { join, resolve } from "node:path";
-import { runCli } from "../lib/cli.ts";
-import { makeLabelledSet } from "../fixtures/make_fixtures.ts";
-import { preprocess } from "../pipeline/preprocess.ts";
-import { readManifest } from "../pipeline/manifest.ts";
-import { describeBackend, initBackend } from "../engine/tf.ts";
-import { train, type TrainConfig } from "../train/fit.ts";
-import { COURSE_TRACE, generatePart2Table, summarize, traceChart, traceCsv, traceGradients } from "../experiments/part2.ts";
-import { svgToPng } from "../lib/sharp.ts";
-import { writeFileAtomic, writeTextFileAtomic } from "../lib/atomic_file.ts";
+import { defineCommand, runCli, svgToPng, writeFileAtomic, writeTextFileAtomic } from "../lib/mod.ts";
+import { makeLabelledSet } from "./synthetic_set.ts";
+import { preprocess, readLabels, readManifest } from "../pipeline/mod.ts";
+import { describeBackend, initBackend } from "../engine/mod.ts";
+import { makeTrainConfig, train } from "../train/mod.ts";
+import {
+  COURSE_TRACE,
+  generatePart2Table,
+  summarize,
+  traceChart,
+  traceCsv,
+  traceGradients,
+} from "../experiments/part2.ts";
 import { loadClassifier } from "../infer/mod.ts";
 
-const USAGE = `Usage: deno task demo [--data DIR] [--out DIR]
-
-  --data DIR   a folder with train.csv and test.csv (path,label), like ../shared/data/cifar10-dog;
-               default: a generated set of 400 images of a learnable two-class task
-  --out DIR    where everything goes (default .demo)`;
-
-await runCli(USAGE, async () => {
-  const { values } = parseArgs({
-    options: {
-      data: { type: "string" },
-      out: { type: "string", default: ".demo" },
-      help: { type: "boolean", short: "h" },
+const DEMO_COMMAND = defineCommand({
+  usage: "deno task demo [--data DIR] [--out DIR]",
+  flags: {
+    data: {
+      type: "string",
+      value: "DIR",
+      help: "a folder with train.csv and test.csv (path,label), like ../shared/data/cifar10-dog;\n" +
+        "default: a generated set of 400 images of a learnable two-class task",
     },
-    strict: true,
-  });
-  if (values.help) return console.log(USAGE);
-  const out = resolve(values.out);
+    out: { type: "string", value: "DIR", help: "where everything goes (default .demo)" },
+  },
+});
+
+await runCli(DEMO_COMMAND, async (flags) => {
+  const given = flags.string("data");
+  const out = resolve(flags.string("out") ?? ".demo");
   const started = performance.now();
   const say = (line: string) => console.log(line);
 
-  let dataDir = values.data ? resolve(values.data) : join(out, "images");
-  if (!values.data) {
+  const dataDir = given ? resolve(given) : join(out, "images");
+  if (!given) {
     if (await Deno.stat(join(dataDir, "test.csv")).then(() => false, () => true)) {
       say(`1. generating 300 train + 100 test images (160x120 JPEGs; "dog" = brighter top half) in ${dataDir}`);
       await makeLabelledSet(dataDir, { train: 300, test: 100, width: 160, height: 120, seed: 1 });
@@ -50,7 +52,6 @@ await runCli(USAGE, async () => {
     }
   } else {
     say(`1. using ${dataDir}/train.csv and test.csv`);
-    dataDir = resolve(values.data);
   }
 
   const cache = join(out, "cache");
@@ -70,29 +71,19 @@ await runCli(USAGE, async () => {
 
   const backend = await initBackend("wasm");
   say(`3. train (${describeBackend(backend)})`);
-  const base: Omit<TrainConfig, "out" | "model" | "hidden" | "batchNorm"> = {
-    data: cache,
-    dropout: 0,
-    l2: 0,
-    epochs: 8,
-    batchSize: 32,
-    lr: 0.001,
-    decayRate: 0.8,
-    optimizer: "adam",
-    seed: 1,
-    valFraction: 0.1,
-    standardize: true,
-    evalBatchSize: 128,
-  };
+  const shared = { data: cache, epochs: 8, batchSize: 32, evalBatchSize: 128 };
   const runs = [
-    { name: "part1", config: { ...base, model: "part1", hidden: [5, 3], batchNorm: false } },
-    { name: "part3-narrow", config: { ...base, model: "part3-narrow", hidden: [128, 256, 256, 128], batchNorm: true } },
-  ];
+    { name: "part1", config: { ...shared, model: "part1" } },
+    {
+      name: "part3-narrow",
+      config: { ...shared, model: "part3-narrow", hidden: [128, 256, 256, 128], batchNorm: true },
+    },
+  ].map((run) => ({ ...run, config: makeTrainConfig({ ...run.config, out: join(out, "models", run.name) }) }));
   const inputSize = (await readManifest(join(cache, "train"))).recordSize;
   const results = [];
   for (const run of runs) {
-    const modelDir = join(out, "models", run.name);
-    const result = await train({ ...run.config, out: modelDir }, { force: true, progress: true });
+    const modelDir = run.config.out;
+    const result = await train(run.config, { force: true, progress: true });
     const t = result.metrics.test;
     say(
       `   ${run.name} (${[inputSize, ...run.config.hidden, 1].join("-")}): ` +
@@ -105,15 +96,13 @@ await runCli(USAGE, async () => {
   }
 
   say("4. classify two test images through infer/mod.ts");
-  const testCsv = (await Deno.readTextFile(join(dataDir, "test.csv"))).trim().split(/\r?\n/).slice(1);
-  const picks = [testCsv.find((l) => l.endsWith(",1")), testCsv.find((l) => l.endsWith(",0"))].filter(
-    Boolean,
-  ) as string[];
+  const testRows = (await readLabels(join(dataDir, "test.csv"))).rows;
+  const picks = [testRows.find((row) => row.label === 1), testRows.find((row) => row.label === 0)]
+    .filter((row) => row !== undefined);
   const classifier = await loadClassifier(results[1].modelDir);
-  for (const line of picks) {
-    const [path, label] = line.split(",");
-    const r = await classifier.classify(join(dataDir, path));
-    say(`   ${path} (true label ${label}): ${r.label}, P(dog) = ${r.probability.toFixed(3)}`);
+  for (const row of picks) {
+    const r = await classifier.classify(row.path);
+    say(`   ${row.source} (true label ${row.label}): ${r.label}, P(dog) = ${r.probability.toFixed(3)}`);
   }
   classifier.dispose();
 

@@ -5,6 +5,7 @@
  * plain-JavaScript `cpu` backend, which is only used when asked for.
  * @module
  */
+import { fileURLToPath } from "node:url";
 import * as tf from "@tensorflow/tfjs";
 import { type BackendWasm, getThreadsCount, setThreadsCount, setWasmPaths } from "@tensorflow/tfjs-backend-wasm";
 import { stopThreads, THREADED_WASM_VERSION, withThreadedWasm } from "./wasm_threads.ts";
@@ -83,7 +84,7 @@ export async function initBackend(name: BackendName = "wasm", options: BackendOp
     }
     if (!ok) {
       throw new BackendError(
-        `the WASM backend failed to start (are its .wasm files in ${dist.pathname}? run \`deno install\`). ` +
+        `the WASM backend failed to start (are its .wasm files in ${fileURLToPath(dist)}? run \`deno install\`). ` +
           "Use --backend cpu to run on the much slower JavaScript backend.",
       );
     }

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { initBackend, tf } from "./tf.ts";
 import { adamKernel, tfjsHeap } from "./wasm_adam.ts";
-import { Optimizer } from "../train/optimizers.ts";
+import { Optimizer } from "../train/mod.ts";
 
 await initBackend("wasm");
 

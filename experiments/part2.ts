@@ -9,15 +9,26 @@
  * input get gradients orders of magnitude smaller than the output layer's.
  * @module
  */
-import { parse } from "csv-parse/sync";
-import { tf } from "../engine/tf.ts";
-import { seededRandom } from "../lib/random.ts";
-import { renderChart, type Series } from "../lib/svg_chart.ts";
+import {
+  normalFrom,
+  OptionError,
+  parseCsv,
+  renderChart,
+  requireChoice,
+  seededRandom,
+  type Series,
+  toCsv,
+} from "../lib/mod.ts";
+import { tf } from "../engine/mod.ts";
 
+/** Hidden activations there are. */
+export const PART2_ACTIVATIONS = ["sigmoid", "tanh", "relu"] as const;
 /** Hidden activation. */
-export type Part2Activation = "sigmoid" | "tanh" | "relu";
-/** Weight initialisation: all ones (the course), He or Xavier normal (seeded). */
-export type Part2Init = "ones" | "he" | "xavier";
+export type Part2Activation = typeof PART2_ACTIVATIONS[number];
+/** Initialisations there are: all ones (the course), He or Xavier normal (seeded). */
+export const PART2_INITS = ["ones", "he", "xavier"] as const;
+/** Weight initialisation. */
+export type Part2Init = typeof PART2_INITS[number];
 
 /** A normalised two-feature table with 0/1 labels. */
 export interface Part2Table {
@@ -55,7 +66,7 @@ export function normalizeColumns(rows: number[][]): number[][] {
 export function parsePart2Table(text: string, source: string): Part2Table {
   let records: string[][];
   try {
-    records = parse(text, { bom: true, skip_empty_lines: true, trim: true, relax_column_count: true });
+    records = parseCsv(text).map((row) => row.fields);
   } catch (error) {
     throw new Part2DataError(`Cannot parse ${source}: ${(error as Error).message}`);
   }
@@ -105,7 +116,7 @@ export async function readPart2Table(path: string): Promise<Part2Table> {
 /** A seeded table of the course table's shape: 50 rows of height (m), monthly salary (yuan), label. */
 export function generatePart2Table(seed = 2, rows = 50): Part2Table {
   const random = seededRandom(seed);
-  const normal = () => Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
+  const normal = () => normalFrom(random);
   const raw: number[][] = [], labels: number[] = [];
   for (let i = 0; i < rows; i++) {
     const height = 1.7 + 0.07 * normal();
@@ -166,7 +177,7 @@ export interface Trace {
 
 function initialValue(init: Part2Init, fanIn: number, random: () => number): number {
   if (init === "ones") return 1;
-  const normal = Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
+  const normal = normalFrom(random);
   const std = init === "he" ? Math.sqrt(2 / fanIn) : Math.sqrt(2 / (fanIn + 1));
   return normal * std;
 }
@@ -174,7 +185,9 @@ function initialValue(init: Part2Init, fanIn: number, random: () => number): num
 /** Trains the chain on `table` and records every layer's gradient at every update. */
 export function traceGradients(table: Part2Table, options: TraceOptions): Trace {
   const { depth, activation, init, lr, passes } = options;
-  if (!(Number.isInteger(depth) && depth >= 2)) throw new RangeError(`--depth must be an integer >= 2, got ${depth}`);
+  if (!(Number.isInteger(depth) && depth >= 2)) throw new OptionError(`{depth} must be an integer >= 2, got ${depth}`);
+  requireChoice("activation", activation, PART2_ACTIVATIONS);
+  requireChoice("init", init, PART2_INITS);
   const random = seededRandom(options.seed ?? 1);
   const weights: tf.Variable[] = [], biases: tf.Variable[] = [];
   for (let k = 0; k < depth; k++) {
@@ -246,17 +259,15 @@ export function traceCsv(trace: Trace): string {
     "dw1_1",
     "output",
   ];
-  const rows = trace.steps.map((s) =>
-    [
-      s.step,
-      s.pass,
-      s.sample,
-      ...s.gradients.slice(1).reverse(),
-      ...s.firstLayer,
-      s.output,
-    ].join(",")
-  );
-  return [header.join(","), ...rows].join("\n") + "\n";
+  const rows = trace.steps.map((s) => [
+    s.step,
+    s.pass,
+    s.sample,
+    ...s.gradients.slice(1).reverse(),
+    ...s.firstLayer,
+    s.output,
+  ]);
+  return toCsv(header, rows);
 }
 
 /** Mean and max |dW| per layer and each layer's mean relative to the output layer's. */

@@ -3,11 +3,17 @@
  * and plots them (trace.csv, part2.svg, part2.png; compare.svg/png with --compare).
  * @module
  */
-import { parseArgs } from "node:util";
 import { join } from "node:path";
-import { parseIntegerFlag, parseNumberFlag, runCli } from "../lib/cli.ts";
-import { writeFileAtomic, writeTextFileAtomic } from "../lib/atomic_file.ts";
-import { initBackend } from "../engine/tf.ts";
+import {
+  defineCommand,
+  renderChart,
+  runCli,
+  type Series,
+  svgToPng,
+  writeFileAtomic,
+  writeTextFileAtomic,
+} from "../lib/mod.ts";
+import { initBackend } from "../engine/mod.ts";
 import {
   COURSE_TRACE,
   generatePart2Table,
@@ -23,61 +29,50 @@ import {
   traceGradients,
   type TraceOptions,
 } from "./part2.ts";
-import { renderChart, type Series } from "../lib/svg_chart.ts";
-import { svgToPng } from "../lib/sharp.ts";
 
-const USAGE = `Usage: deno task part2 [options]
-
-Options:
-  --data FILE.csv          the course table (height_m,salary_yuan,label); default: a seeded generated table
-  --out DIR                output folder (default out/part2)
-  --activation NAME        sigmoid (default), tanh or relu for the hidden layers (the output is a sigmoid)
-  --depth N                weight layers (default 5: 2 -> 1 -> 1 -> 1 -> 1 -> 1)
-  --passes N               passes over the rows, one update per row (default 10)
-  --lr X                   learning rate (default 2)
-  --init ones|he|xavier    initialisation (default ones, as the course)
-  --seed N                 seed for he/xavier and the generated table (default 1)
-  --log-y                  logarithmic y axis in part2.svg
-  --compare                also run sigmoid, tanh and ReLU side by side and plot mean |dW| per layer
-  -h, --help               this text`;
-
-await runCli(USAGE, async () => {
-  const { values } = parseArgs({
-    options: {
-      data: { type: "string" },
-      out: { type: "string", default: "out/part2" },
-      activation: { type: "string", default: "sigmoid" },
-      depth: { type: "string" },
-      passes: { type: "string" },
-      lr: { type: "string" },
-      init: { type: "string", default: "ones" },
-      seed: { type: "string" },
-      "log-y": { type: "boolean" },
-      compare: { type: "boolean" },
-      help: { type: "boolean", short: "h" },
+const PART2_COMMAND = defineCommand({
+  usage: "deno task part2 [options]",
+  flags: {
+    data: {
+      type: "string",
+      value: "FILE.csv",
+      help: "the course table (height_m,salary_yuan,label); default: a seeded generated table",
     },
-    strict: true,
-  });
-  if (values.help) return console.log(USAGE);
-  const activation = values.activation as Part2Activation;
-  if (!["sigmoid", "tanh", "relu"].includes(activation)) {
-    throw new TypeError(`--activation must be sigmoid, tanh or relu, got "${activation}"`);
-  }
-  const init = values.init as Part2Init;
-  if (!["ones", "he", "xavier"].includes(init)) throw new TypeError(`--init must be ones, he or xavier, got "${init}"`);
-  const seed = parseIntegerFlag("--seed", values.seed, 1);
+    out: { type: "string", value: "DIR", help: "output folder (default out/part2)" },
+    activation: {
+      type: "string",
+      value: "NAME",
+      help: "sigmoid (default), tanh or relu for the hidden layers (the output is a sigmoid)",
+    },
+    depth: { type: "string", value: "N", help: "weight layers (default 5: 2 -> 1 -> 1 -> 1 -> 1 -> 1)" },
+    passes: { type: "string", value: "N", help: "passes over the rows, one update per row (default 10)" },
+    lr: { type: "string", value: "X", help: "learning rate (default 2)" },
+    init: { type: "string", value: "ones|he|xavier", help: "initialisation (default ones, as the course)" },
+    seed: { type: "string", value: "N", help: "seed for he/xavier and the generated table (default 1)" },
+    "log-y": { type: "boolean", help: "logarithmic y axis in part2.svg" },
+    compare: {
+      type: "boolean",
+      help: "also run sigmoid, tanh and ReLU side by side and plot mean |dW| per layer",
+    },
+  },
+});
+
+await runCli(PART2_COMMAND, async (flags) => {
+  const out = flags.string("out") ?? "out/part2";
+  const seed = flags.integer("seed") ?? 1;
   const options: TraceOptions = {
-    depth: parseIntegerFlag("--depth", values.depth, COURSE_TRACE.depth),
-    activation,
-    init,
-    lr: parseNumberFlag("--lr", values.lr, COURSE_TRACE.lr),
-    passes: parseIntegerFlag("--passes", values.passes, COURSE_TRACE.passes),
+    depth: flags.integer("depth") ?? COURSE_TRACE.depth,
+    activation: (flags.string("activation") ?? COURSE_TRACE.activation) as Part2Activation,
+    init: (flags.string("init") ?? COURSE_TRACE.init) as Part2Init,
+    lr: flags.number("lr") ?? COURSE_TRACE.lr,
+    passes: flags.integer("passes") ?? COURSE_TRACE.passes,
     seed,
   };
   await initBackend("wasm");
   let table: Part2Table;
-  if (values.data) {
-    table = await readPart2Table(values.data);
+  const data = flags.string("data");
+  if (data) {
+    table = await readPart2Table(data);
   } else {
     table = generatePart2Table(seed);
     console.error(
@@ -85,14 +80,14 @@ await runCli(USAGE, async () => {
     );
   }
   console.error(`part2: ${table.features.length} rows from ${table.source}; ${JSON.stringify(options)}`);
-  await Deno.mkdir(values.out, { recursive: true });
+  await Deno.mkdir(out, { recursive: true });
   const trace = traceGradients(table, options);
-  await writeTextFileAtomic(join(values.out, "trace.csv"), traceCsv(trace));
-  const svg = traceChart(trace, values["log-y"] ?? false);
-  await writeTextFileAtomic(join(values.out, "part2.svg"), svg);
-  await writeFileAtomic(join(values.out, "part2.png"), await svgToPng(svg));
+  await writeTextFileAtomic(join(out, "trace.csv"), traceCsv(trace));
+  const svg = traceChart(trace, flags.boolean("log-y"));
+  await writeTextFileAtomic(join(out, "part2.svg"), svg);
+  await writeFileAtomic(join(out, "part2.png"), await svgToPng(svg));
   printSummary(`${options.activation}, init ${options.init}`, trace);
-  if (values.compare) {
+  if (flags.boolean("compare")) {
     const runs: [string, TraceOptions][] = [
       ["sigmoid, init ones (course)", { ...options, activation: "sigmoid", init: "ones" }],
       ["sigmoid, init xavier", { ...options, activation: "sigmoid", init: "xavier" }],
@@ -115,14 +110,14 @@ await runCli(USAGE, async () => {
       logY: true,
       xRange: [1, options.depth],
     }], { width: 620, height: 380 });
-    await writeTextFileAtomic(join(values.out, "compare.svg"), compare);
-    await writeFileAtomic(join(values.out, "compare.png"), await svgToPng(compare));
+    await writeTextFileAtomic(join(out, "compare.svg"), compare);
+    await writeFileAtomic(join(out, "compare.png"), await svgToPng(compare));
   }
   console.log(
     `wrote ${
-      ["trace.csv", "part2.svg", "part2.png", ...(values.compare ? ["compare.svg", "compare.png"] : [])].map((f) =>
-        join(values.out, f)
-      ).join(", ")
+      ["trace.csv", "part2.svg", "part2.png", ...(flags.boolean("compare") ? ["compare.svg", "compare.png"] : [])].map((
+        f,
+      ) => join(out, f)).join(", ")
     }`,
   );
 });

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { initBackend } from "../engine/tf.ts";
+import { initBackend } from "../engine/mod.ts";
 import {
   COURSE_TRACE,
   generatePart2Table,

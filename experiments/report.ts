@@ -4,14 +4,12 @@
  * matrices. No scripts, no network: it opens from disk anywhere.
  * @module
  */
-import { basename, join, resolve } from "node:path";
-import { parse } from "csv-parse/sync";
-import type { EpochRecord, TrainConfig } from "../train/fit.ts";
-import { learningCurves } from "../train/curves.ts";
-import type { Metrics } from "../train/metrics.ts";
+import { basename, resolve } from "node:path";
+import { escapeHtml as escape, percent } from "../lib/mod.ts";
+import { type EpochRecord, learningCurves, type Metrics, readRunRecord, type TrainConfig } from "../train/mod.ts";
 
-/** What a model directory records about its run. */
-export interface RunRecord {
+/** One run as the report shows it. */
+export interface ReportRun {
   /** Directory. */
   dir: string;
   /** Display name (the directory's name). */
@@ -30,33 +28,20 @@ export interface RunRecord {
   wallSeconds: number;
 }
 
-/** Reads training.json and history.csv of a model directory. */
-export async function readRun(dir: string): Promise<RunRecord> {
-  let record;
-  try {
-    record = JSON.parse(await Deno.readTextFile(join(dir, "training.json")));
-  } catch (error) {
-    throw new Error(`${dir} is not a trained model directory: cannot read training.json (${(error as Error).message})`);
-  }
-  const rows = parse(await Deno.readTextFile(join(dir, "history.csv")), { columns: true }) as Record<string, string>[];
-  const history = rows.map((r) =>
-    Object.fromEntries(Object.entries(r).map(([k, v]) => [k, Number(v)])) as unknown as EpochRecord
-  );
+/** Reads a model directory's run record for the report. */
+export async function readReportRun(dir: string): Promise<ReportRun> {
+  const { training, history } = await readRunRecord(dir);
   return {
     dir: resolve(dir),
     name: basename(resolve(dir)),
-    config: record.config,
-    classes: record.data?.classes ?? ["not_dog", "dog"],
-    bestEpoch: record.bestEpoch,
-    metrics: record.metrics,
+    config: training.config,
+    classes: training.data?.classes ?? ["not_dog", "dog"],
+    bestEpoch: training.bestEpoch,
+    metrics: training.metrics,
     history,
-    wallSeconds: record.wallSeconds,
+    wallSeconds: training.wallSeconds,
   };
 }
-
-const escape = (text: unknown) =>
-  String(text).replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]!);
-const percent = (x: number | undefined) => (x === undefined || !Number.isFinite(x) ? "–" : `${(100 * x).toFixed(1)}%`);
 
 function confusionTable(m: Metrics, classes: [string, string]): string {
   const c = m.confusion;
@@ -68,7 +53,7 @@ function confusionTable(m: Metrics, classes: [string, string]): string {
 }
 
 /** Renders the comparison page for `runs`. */
-export function renderReport(runs: RunRecord[], title = "dognet training report"): string {
+export function renderReport(runs: ReportRun[], title = "dognet training report"): string {
   const summary = runs.map((r) =>
     `<tr><td>${escape(r.name)}</td><td>${escape(r.config.model)}</td><td>${escape([...r.config.hidden].join("-"))}${
       r.config.batchNorm ? " BN" : ""

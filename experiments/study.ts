@@ -1,21 +1,25 @@
 /**
  * The "why not 94%?" study: part3 trained under controlled changes (input scaling,
- * learning rate, L2, dropout, flip augmentation) on a data set, one `deno task train`
- * run per experiment, and a Markdown table and SVG charts of the results.
+ * learning rate, L2, dropout, stored flips) on a data set, one training run per
+ * experiment, and a Markdown table and SVG charts of the results.
  *
  * Every run keeps the epoch with the best validation loss and touches the test split
  * once, at the end; every run also reports the test accuracy with BatchNorm left in
  * training mode, which is how the course baseline evaluated.
  * @module
  */
-import { join } from "node:path";
-import { parse } from "csv-parse/sync";
-import { renderChart, type Series } from "../lib/svg_chart.ts";
-import type { Metrics } from "../train/metrics.ts";
-import { loadLayersModel } from "../model/model_files.ts";
-import { applyStandardization, shuffled } from "../train/batches.ts";
-import { openSplit } from "../pipeline/shard_reader.ts";
-import { tf } from "../engine/tf.ts";
+import { percent, renderChart, type Series } from "../lib/mod.ts";
+import { openSplit, type PixelScale } from "../pipeline/mod.ts";
+import { tf } from "../engine/mod.ts";
+import { applyStandardization, loadLayersModel } from "../model/mod.ts";
+import {
+  type EpochRecord,
+  type FinalMetrics,
+  makeTrainConfig,
+  readRunRecord,
+  shuffled,
+  type TrainConfig,
+} from "../train/mod.ts";
 
 /** A data set laid out like ../shared/data/cifar10-dog: CSVs of path,label. */
 export interface StudySet {
@@ -53,8 +57,8 @@ export interface Experiment {
   change: string;
   /** Cache variant. */
   cache: StudyCache;
-  /** Extra `deno task train` flags. */
-  flags: string[];
+  /** What it sets differently from the baseline's training config. */
+  overrides: Partial<TrainConfig>;
 }
 
 /** The experiments, baseline first: the PyTorch reference's settings (unit scale, Adam 1e-3 ×0.8 per epoch, batch 64). */
@@ -63,57 +67,51 @@ export const EXPERIMENTS: Experiment[] = [
     name: "baseline",
     change: "baseline: /255, standardised per pixel, Adam 1e-3 ×0.8/epoch",
     cache: "unit",
-    flags: [],
+    overrides: {},
   },
   {
     name: "raw-input",
     change: "course input: 0..255, not standardised",
     cache: "raw",
-    flags: ["--no-standardize"],
+    overrides: { standardize: false },
   },
-  { name: "unit-input", change: "/255, not standardised", cache: "unit", flags: ["--no-standardize"] },
-  { name: "course-lr", change: "lr 0.1 (the course's part3 setting)", cache: "unit", flags: ["--lr", "0.1"] },
-  { name: "low-lr", change: "lr 1e-4, no decay", cache: "unit", flags: ["--lr", "0.0001", "--decay-rate", "1"] },
-  { name: "l2", change: "L2 1e-3 on weights", cache: "unit", flags: ["--l2", "0.001"] },
-  { name: "dropout", change: "dropout 0.5 after each hidden layer", cache: "unit", flags: ["--dropout", "0.5"] },
-  { name: "flip", change: "horizontal-flip augmentation (train ×2)", cache: "flip", flags: [] },
+  { name: "unit-input", change: "/255, not standardised", cache: "unit", overrides: { standardize: false } },
+  { name: "course-lr", change: "lr 0.1 (the course's part3 setting)", cache: "unit", overrides: { lr: 0.1 } },
+  { name: "low-lr", change: "lr 1e-4, no decay", cache: "unit", overrides: { lr: 0.0001, decayRate: 1 } },
+  { name: "l2", change: "L2 1e-3 on weights", cache: "unit", overrides: { l2: 0.001 } },
+  { name: "dropout", change: "dropout 0.5 after each hidden layer", cache: "unit", overrides: { dropout: 0.5 } },
+  { name: "flip", change: "horizontal-flip augmentation (train ×2)", cache: "flip", overrides: {} },
 ];
 
 /** The preprocess options of a cache variant. */
-export function cacheOptions(cache: StudyCache): { scale: "unit" | "raw"; augment?: "flip" } {
-  return cache === "raw" ? { scale: "raw" } : cache === "flip" ? { scale: "unit", augment: "flip" } : { scale: "unit" };
+export function cacheOptions(cache: StudyCache): { scale: PixelScale; storeFlipped: boolean } {
+  return { scale: cache === "raw" ? "raw" : "unit", storeFlipped: cache === "flip" };
 }
 
-/** The `deno task preprocess` flags of a cache variant (beyond the defaults). */
+/** The `deno task preprocess` flags that make a cache variant (beyond the defaults), for the log. */
 export function cacheFlags(cache: StudyCache): string[] {
-  const { scale, augment } = cacheOptions(cache);
-  return [...(scale === "raw" ? ["--scale", "raw"] : []), ...(augment ? ["--augment", augment] : [])];
+  const { scale, storeFlipped } = cacheOptions(cache);
+  return [...(scale === "raw" ? ["--scale", "raw"] : []), ...(storeFlipped ? ["--store-flipped"] : [])];
 }
 
-/** The `deno task train` arguments of one experiment. */
-export function trainArgs(
+/** The training config of one experiment: part3 (or `hidden` with BatchNorm), the set's epochs and validation. */
+export function experimentConfig(
   set: StudySet,
   experiment: Experiment,
   paths: { cache: string; out: string },
-  options: { epochs?: number; hidden?: string; threads?: number } = {},
-): string[] {
-  return [
-    "--data",
-    paths.cache,
-    "--out",
-    paths.out,
-    "--model",
-    "part3",
-    ...(options.hidden ? ["--hidden", options.hidden, "--batch-norm"] : []),
-    "--epochs",
-    String(options.epochs ?? set.epochs),
-    ...(set.valSplit ? ["--val-split", set.valSplit] : []),
-    // --limit-train counts records; a flipped cache holds two per image, so the same images need twice as many.
-    ...(set.limitTrain ? ["--limit-train", String(set.limitTrain * (experiment.cache === "flip" ? 2 : 1))] : []),
-    ...experiment.flags,
-    ...(options.threads ? ["--threads", String(options.threads)] : []),
-    "--force",
-  ];
+  options: { epochs?: number; hidden?: number[] } = {},
+): TrainConfig {
+  return makeTrainConfig({
+    data: paths.cache,
+    out: paths.out,
+    model: "part3",
+    ...(options.hidden ? { hidden: options.hidden, batchNorm: true } : {}),
+    epochs: options.epochs ?? set.epochs,
+    valSplit: set.valSplit,
+    // limitTrain counts records; a flipped cache holds two per image, so the same images need twice as many.
+    limitTrain: set.limitTrain ? set.limitTrain * (experiment.cache === "flip" ? 2 : 1) : undefined,
+    ...experiment.overrides,
+  });
 }
 
 /** What the study reads back from a finished run's model folder. */
@@ -125,9 +123,9 @@ export interface StudyRun {
   /** Epochs run. */
   epochs: number;
   /** Final metrics (inference mode) and the test split with BatchNorm in training mode. */
-  metrics: { train: Metrics; validation: Metrics | null; test: Metrics; testBatchStatistics: Metrics | null };
+  metrics: FinalMetrics;
   /** Per-epoch rows of history.csv. */
-  history: { epoch: number; accuracy: number; valAccuracy: number; loss: number; valLoss: number; seconds: number }[];
+  history: EpochRecord[];
   /** Test accuracy of the saved model with BatchNorm in training mode ({@linkcode batchStatisticsAccuracy}). */
   batchStatisticsAccuracy?: number;
 }
@@ -168,22 +166,11 @@ export async function batchStatisticsAccuracy(
   }
 }
 
-/** Reads training.json and history.csv of a finished run. */
-export async function readRun(dir: string, experiment: Experiment): Promise<StudyRun> {
-  const training = JSON.parse(await Deno.readTextFile(join(dir, "training.json")));
-  const rows = parse(await Deno.readTextFile(join(dir, "history.csv")), { columns: true }) as Record<string, string>[];
-  const history = rows.map((r) => ({
-    epoch: Number(r.epoch),
-    accuracy: Number(r.accuracy),
-    valAccuracy: Number(r.valAccuracy),
-    loss: Number(r.loss),
-    valLoss: Number(r.valLoss),
-    seconds: Number(r.seconds),
-  }));
+/** Reads the run record of a finished experiment. */
+export async function readStudyRun(dir: string, experiment: Experiment): Promise<StudyRun> {
+  const { training, history } = await readRunRecord(dir);
   return { experiment, bestEpoch: training.bestEpoch, epochs: history.length, metrics: training.metrics, history };
 }
-
-const percent = (x: number | undefined) => x === undefined || !Number.isFinite(x) ? "–" : `${(100 * x).toFixed(1)}%`;
 
 /** The results of one set as a Markdown table, baseline first. */
 export function studyTable(runs: StudyRun[]): string {

@@ -6,10 +6,10 @@
  */
 import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { decodeGray, ImageDecodeError } from "../pipeline/decode_gray.ts";
-import { applyStandardization } from "../train/batches.ts";
-import { loadLayersModel, ModelFileError, type ModelMetadata } from "../model/model_files.ts";
-import { initBackend, tf } from "../engine/tf.ts";
+import { decodeGray, DEFAULT_CONCURRENCY, ImageDecodeError } from "../pipeline/mod.ts";
+import { mapInOrder } from "../lib/mod.ts";
+import { applyStandardization, loadLayersModel, ModelFileError, type ModelMetadata } from "../model/mod.ts";
+import { initBackend, tf } from "../engine/mod.ts";
 
 export { ImageDecodeError, ModelFileError };
 export type { ModelMetadata };
@@ -53,7 +53,10 @@ export class InputSizeError extends RangeError {
 export interface Classifier {
   /** Classifies one image. */
   classify(image: ImageSource): Promise<Prediction>;
-  /** Classifies many images in one forward pass; a bad image gives an Error in its place, the others are still classified. */
+  /**
+   * Classifies many images in one forward pass, decoding several at once; a bad image gives an Error in its
+   * place, the others are still classified.
+   */
   classifyBatch(images: ImageSource[]): Promise<(Prediction | Error)[]>;
   /** Values per preprocessed input (size*size). */
   inputSize: number;
@@ -99,7 +102,9 @@ export async function loadClassifier(modelDir: string): Promise<Classifier> {
       return predict([await prepare(image)])[0];
     },
     async classifyBatch(images) {
-      const prepared = await Promise.all(images.map((image) => prepare(image).catch((error: Error) => error)));
+      const prepared: (Float32Array | Error)[] = [];
+      const decode = (image: ImageSource) => prepare(image).catch((error: Error) => error);
+      for await (const p of mapInOrder(images, decode, { concurrency: DEFAULT_CONCURRENCY })) prepared.push(p);
       const good = prepared.filter((p): p is Float32Array => p instanceof Float32Array);
       const predictions = good.length > 0 ? predict(good) : [];
       let next = 0;

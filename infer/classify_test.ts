@@ -1,22 +1,16 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { pathToFileURL } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { classify, ImageDecodeError, InputSizeError, loadClassifier, ModelFileError } from "./mod.ts";
-import { decodeGray } from "../pipeline/decode_gray.ts";
-import {
-  encodeJpeg,
-  makeEdgeCases,
-  makeLabelledSet,
-  renderTaskImage,
-  seededRandom,
-} from "../fixtures/make_fixtures.ts";
-import { preprocess } from "../pipeline/preprocess.ts";
-import { openSplit } from "../pipeline/shard_reader.ts";
-import { train } from "../train/fit.ts";
-import { loadLayersModel } from "../model/model_files.ts";
-import { tf } from "../engine/tf.ts";
+import { decodeGray, openSplit, preprocess } from "../pipeline/mod.ts";
+import { encodeJpeg, makeLabelledSet, renderTaskImage } from "../demo/synthetic_set.ts";
+import { makeEdgeCases } from "../fixtures/make_fixtures.ts";
+import { seededRandom } from "../lib/mod.ts";
+import { makeTrainConfig, train } from "../train/mod.ts";
+import { loadLayersModel } from "../model/mod.ts";
+import { tf } from "../engine/mod.ts";
 
-const TINY = new URL("../fixtures/tiny-model/", import.meta.url).pathname;
+const TINY = fileURLToPath(new URL("../fixtures/tiny-model/", import.meta.url));
 const DOG = join(TINY, "dog.jpg");
 
 Deno.test("classify() gives the same answer for a path, a URL, the bytes and the preprocessed floats", async () => {
@@ -88,24 +82,18 @@ Deno.test("classify() repeats the model's own preprocessing (20x20, raw scale) a
     out: join(dir, "cache"),
     params: { size: 20, scale: "raw" },
   });
-  await train({
+  await train(makeTrainConfig({
     data: join(dir, "cache"),
     out: join(dir, "model"),
-    model: "custom",
     hidden: [8],
     batchNorm: true,
-    dropout: 0,
-    l2: 0,
     epochs: 5,
     batchSize: 16,
     lr: 0.01,
     decayRate: 1,
-    optimizer: "adam",
     seed: 2,
-    valFraction: 0.1,
-    standardize: true,
     evalBatchSize: 64,
-  });
+  }));
   // The model's own prediction on record 3 of the cached test split...
   const split = await openSplit(join(dir, "cache", "test"));
   const record = await split.readRecord(3);

@@ -3,36 +3,44 @@
  * Exits 0 when every image was classified, 1 otherwise (each failure named).
  * @module
  */
-import { parseArgs } from "node:util";
-import { runCli } from "../lib/cli.ts";
-import { loadClassifier } from "./mod.ts";
+import { defineCommand, runCli, UsageError } from "../lib/mod.ts";
+import { DEFAULT_MODEL_DIR, loadClassifier } from "./mod.ts";
 
-const USAGE = `Usage: deno task classify [--model MODEL_DIR] [--json] IMAGE...
+const CLASSIFY_COMMAND = defineCommand({
+  usage: "deno task classify [--model MODEL_DIR] [--json] IMAGE...",
+  positionals: "IMAGE",
+  flags: {
+    model: {
+      type: "string",
+      value: "DIR",
+      help: `model directory written by \`deno task train\` (default: $DOG_MODEL, else ${DEFAULT_MODEL_DIR})`,
+    },
+    json: {
+      type: "boolean",
+      help: 'one JSON object per line: {"file","label","isDog","probability"} or {"file","error"}',
+    },
+  },
+});
 
-  --model DIR   model directory written by \`deno task train\` (default: $DOG_MODEL, else models/default)
-  --json        one JSON object per line: {"file","label","isDog","probability"} or {"file","error"}`;
+/** Images per forward pass; also bounds how many decoded images are held at once. */
+const BATCH = 64;
 
-await runCli(USAGE, async () => {
-  const { values, positionals } = parseArgs({
-    options: { model: { type: "string" }, json: { type: "boolean" }, help: { type: "boolean", short: "h" } },
-    allowPositionals: true,
-    strict: true,
-  });
-  if (values.help) return console.log(USAGE);
-  if (positionals.length === 0) throw new TypeError("no IMAGE given");
-  const classifier = await loadClassifier(values.model ?? Deno.env.get("DOG_MODEL") ?? "models/default");
+await runCli(CLASSIFY_COMMAND, async (flags) => {
+  const files = flags.positionals;
+  if (files.length === 0) throw new UsageError("no IMAGE given");
+  const json = flags.boolean("json");
+  const classifier = await loadClassifier(flags.string("model") ?? Deno.env.get("DOG_MODEL") ?? DEFAULT_MODEL_DIR);
   let failures = 0;
-  // In groups, so a folder of thousands of photos does not sit in memory at once.
-  for (let start = 0; start < positionals.length; start += 64) {
-    const files = positionals.slice(start, start + 64);
-    const results = await classifier.classifyBatch(files);
+  for (let start = 0; start < files.length; start += BATCH) {
+    const batch = files.slice(start, start + BATCH);
+    const results = await classifier.classifyBatch(batch);
     for (const [i, result] of results.entries()) {
-      const file = files[i];
+      const file = batch[i];
       if (result instanceof Error) {
         failures++;
-        if (values.json) console.log(JSON.stringify({ file, error: result.message }));
+        if (json) console.log(JSON.stringify({ file, error: result.message }));
         else console.error(`${file}\terror: ${result.message}`);
-      } else if (values.json) {
+      } else if (json) {
         console.log(JSON.stringify({ file, ...result }));
       } else {
         console.log(`${file}\t${result.label}\t${result.probability.toFixed(4)}`);
@@ -41,7 +49,7 @@ await runCli(USAGE, async () => {
   }
   classifier.dispose();
   if (failures > 0) {
-    console.error(`${failures} of ${positionals.length} images could not be classified`);
+    console.error(`${failures} of ${files.length} images could not be classified`);
     Deno.exit(1);
   }
 });

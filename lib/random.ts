@@ -1,5 +1,6 @@
 /**
- * A small seeded PRNG, so shuffles, splits and fixtures are the same on every machine.
+ * A small seeded PRNG, so shuffles, splits, initialisations and fixtures are the same
+ * on every machine.
  * @module
  */
 
@@ -13,4 +14,9 @@ export function seededRandom(seed: number): () => number {
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
+}
+
+/** A standard normal draw from two uniform draws of `random` (Box-Muller). */
+export function normalFrom(random: () => number): number {
+  return Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
 }

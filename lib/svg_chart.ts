@@ -1,8 +1,9 @@
 /**
  * Small dependency-free SVG line charts (learning curves, gradient traces).
- * `svgToPng()` in pipeline/sharp.ts renders them to PNG.
+ * `svgToPng()` in lib/sharp.ts renders them to PNG.
  * @module
  */
+import { escapeHtml } from "./text.ts";
 
 /** One line on a chart. */
 export interface Series {
@@ -33,9 +34,6 @@ export interface ChartPanel {
   /** Put the legend beside the plot instead of over its top-right corner (for many lines). */
   legendBeside?: boolean;
 }
-
-const escape = (text: string) =>
-  text.replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]!);
 
 /** "Nice" tick values covering [min, max]. */
 export function niceTicks(min: number, max: number, count = 5): number[] {
@@ -75,7 +73,7 @@ export function renderChart(panels: ChartPanel[], options: { width?: number; hei
     const sy = (y: number) => y0 - ((ty(y) - yMin) / (yMax - yMin)) * (y0 - y1);
     parts.push(
       `<text x="${(x0 + x1) / 2}" y="20" text-anchor="middle" font-size="14" font-weight="bold">${
-        escape(panel.title)
+        escapeHtml(panel.title)
       }</text>`,
     );
     parts.push(`<rect x="${x0}" y="${y1}" width="${x1 - x0}" height="${y0 - y1}" fill="none" stroke="#888"/>`);
@@ -92,13 +90,13 @@ export function renderChart(panels: ChartPanel[], options: { width?: number; hei
     }
     parts.push(
       `<text x="${(x0 + x1) / 2}" y="${height - 10}" text-anchor="middle" font-size="12">${
-        escape(panel.xLabel)
+        escapeHtml(panel.xLabel)
       }</text>`,
     );
     const labelX = p * panelWidth + 14, labelY = (y0 + y1) / 2;
     parts.push(
       `<text x="${labelX}" y="${labelY}" text-anchor="middle" font-size="12" transform="rotate(-90 ${labelX} ${labelY})">${
-        escape(panel.yLabel)
+        escapeHtml(panel.yLabel)
       }</text>`,
     );
     // The legend is drawn after the lines, on a white box, so no line runs through its text.
@@ -128,7 +126,7 @@ export function renderChart(panels: ChartPanel[], options: { width?: number; hei
       legend.push(
         `<line x1="${lx}" y1="${ly - 4}" x2="${lx + 20}" y2="${ly - 4}" stroke="${s.color}" stroke-width="2"${dash}/>`,
       );
-      legend.push(`<text x="${lx + 26}" y="${ly}" font-size="11">${escape(s.name)}</text>`);
+      legend.push(`<text x="${lx + 26}" y="${ly}" font-size="11">${escapeHtml(s.name)}</text>`);
     }
     parts.push(...legend);
   }

@@ -6,7 +6,7 @@
  * read back from the manifest.
  * @module
  */
-import { sharp } from "../lib/sharp.ts";
+import { loadSharp, requireChoice } from "../lib/mod.ts";
 import { grayResizeLinear } from "./opencv_gray_resize.ts";
 
 /** How pixel values are stored: `unit` is value/255, `raw` is 0..255 as the course's code did. */
@@ -59,10 +59,10 @@ export const DEFAULT_PREPROCESS: PreprocessParams = {
 export const GRAYSCALE_FORMULA =
   "Y = (9798 R + 19235 G + 3735 B + 16384) >> 15 on 8-bit gamma-encoded sRGB (BT.601 luma 0.299/0.587/0.114, OpenCV 4 COLOR_BGR2GRAY fixed point)";
 
-/** Raised when an image cannot be decoded; the message says why. */
+/** Raised when an image cannot be decoded; `reason` says why in a few words, the message names the image too. */
 export class ImageDecodeError extends Error {
   /** Creates the error for the image at `source`. */
-  constructor(readonly source: string, reason: string, options?: ErrorOptions) {
+  constructor(readonly source: string, readonly reason: string, options?: ErrorOptions) {
     super(`${source}: ${reason}`, options);
     this.name = "ImageDecodeError";
   }
@@ -92,19 +92,16 @@ export async function decodeGray(
   const { size } = params;
   const out = into ?? new Float32Array(size * size);
   if (out.length !== size * size) {
-    throw new RangeError(`decodeGray() needs a buffer of ${size * size} values, got ${out.length}`);
+    throw new RangeError(`Cannot decode into a buffer of ${out.length} values: size ${size} needs ${size * size}`);
   }
-  if (!RESIZE_KERNELS.includes(params.resizeKernel)) {
-    throw new TypeError(
-      `unknown resize kernel "${params.resizeKernel}": use ${RESIZE_KERNELS.map((k) => `"${k}"`).join(" or ")}`,
-    );
-  }
+  requireChoice("resizeKernel", params.resizeKernel, RESIZE_KERNELS);
   const bytes = typeof input === "string" ? await readImageFile(input) : input;
   if (bytes.length === 0) throw new ImageDecodeError(name, "empty input (0 bytes)");
   // An 8-bit gray JPEG (the course's images) needs no colour conversion: its gray plane is what cvtColor would
   // give after libvips spread it over three equal channels, and skipping that saves about a quarter of
   // the CPU per image (measured on 227×227 gray JPEGs, README).
   const channels = isGrayJpeg(bytes) ? 1 : 3;
+  const sharp = await loadSharp();
   let decoded: { data: Uint8Array; width: number; height: number };
   try {
     let pipeline = sharp(bytes, { failOn: "warning", animated: false }).autoOrient();
@@ -130,12 +127,19 @@ export async function decodeGray(
 }
 
 async function readImageFile(path: string): Promise<Uint8Array> {
+  let bytes: Uint8Array;
   try {
-    return await Deno.readFile(path);
+    bytes = await Deno.readFile(path);
   } catch (error) {
-    const reason = error instanceof Deno.errors.NotFound ? "file not found" : firstLine(String(error));
+    const reason = error instanceof Deno.errors.NotFound
+      ? "file not found"
+      : error instanceof Deno.errors.IsADirectory
+      ? "not a file"
+      : firstLine(String(error));
     throw new ImageDecodeError(path, reason, { cause: error });
   }
+  if (bytes.length === 0) throw new ImageDecodeError(path, "empty file (0 bytes)");
+  return bytes;
 }
 
 /**

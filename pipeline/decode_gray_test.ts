@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { sharp } from "../lib/sharp.ts";
+import { loadSharp } from "../lib/mod.ts";
+
+const sharp = await loadSharp();
 import { decodeGray, DEFAULT_PREPROCESS, ImageDecodeError, isGrayJpeg, type PreprocessParams } from "./decode_gray.ts";
 import { makeEdgeCases } from "../fixtures/make_fixtures.ts";
 

@@ -15,7 +15,7 @@
  */
 import { join } from "node:path";
 import type { PreprocessParams } from "./decode_gray.ts";
-import { writeFileAtomic } from "../lib/atomic_file.ts";
+import { writeFileAtomic } from "../lib/mod.ts";
 
 /** Version of the split layout; readers refuse other versions. */
 export const SHARD_FORMAT_VERSION = 1;

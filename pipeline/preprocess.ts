@@ -18,7 +18,7 @@ import {
   type PreprocessParams,
   RESIZE_KERNELS,
 } from "./decode_gray.ts";
-import { type LabelRow, readLabels, type ReadLabelsOptions } from "./read_labels.ts";
+import { type LabelRow, type LabelTable, readLabels, type ReadLabelsOptions } from "./read_labels.ts";
 import {
   type Manifest,
   MANIFEST_FILE,
@@ -28,16 +28,27 @@ import {
   writeManifest,
 } from "./manifest.ts";
 import { ShardWriter } from "./shard_writer.ts";
-import { sweepTemporaryFiles, writeFileAtomic, writeTextFileAtomic } from "../lib/atomic_file.ts";
-import { acquireLock } from "../lib/lock.ts";
-import { createProgress } from "../lib/progress.ts";
-import { sharp } from "../lib/sharp.ts";
-import { toCsv } from "../lib/csv.ts";
+import {
+  acquireLock,
+  createProgress,
+  loadSharp,
+  mapInOrder,
+  OptionError,
+  OptionNamingError,
+  parseCsvObjects,
+  type Progress,
+  requireChoice,
+  requireInteger,
+  sweepTemporaryFiles,
+  toCsv,
+  writeFileAtomic,
+  writeTextFileAtomic,
+} from "../lib/mod.ts";
 
 /** What to do with a bad row: stop the run, or leave it out and list it in rejected.csv. */
 export type ErrorPolicy = "fail" | "skip";
 
-/** Augmentation at preprocess time: `flip` stores a left-right mirrored copy right after each record. */
+/** What a split stores besides its images: `flip`, a left-right mirrored copy right after each record. */
 export type Augmentation = "flip";
 
 /** Options for {@linkcode preprocess}. */
@@ -56,10 +67,10 @@ export interface PreprocessOptions extends ReadLabelsOptions {
   onError?: ErrorPolicy;
   /** Show progress on stderr. */
   progress?: boolean;
-  /** Augmentation of the split named by `augmentSplit`; other splits are stored as they are. */
-  augment?: Augmentation;
-  /** The split augmented (default "train"): augmenting test or validation data would change what they measure. */
-  augmentSplit?: string;
+  /** Also store a left-right mirrored copy of every image of the split named by `storeFlippedSplit`. */
+  storeFlipped?: boolean;
+  /** The split stored flipped (default "train"): flipping test or validation data would change what they measure. */
+  storeFlippedSplit?: string;
 }
 
 /** A row left out, and why. */
@@ -84,7 +95,7 @@ export interface SplitSummary {
   count: number;
   /** Records per label. */
   countPerClass: [number, number];
-  /** Augmentation applied to this split, or null. */
+  /** `flip` when the split also stores each image mirrored, else null. */
   augmentation: Augmentation | null;
   /** Rows left out. */
   rejected: Rejection[];
@@ -99,11 +110,11 @@ export interface SplitSummary {
 }
 
 /** Raised for a bad row under the `fail` policy; names the CSV line and file. */
-export class BadRowError extends Error {
+export class BadRowError extends OptionNamingError {
   /** Creates the error. */
   constructor(readonly csv: string, readonly line: number, readonly path: string, readonly reason: string) {
     super(
-      `${csv} line ${line}: ${path}: ${reason}. Fix or remove the row, or rerun with --on-error skip to leave it out.`,
+      `${csv} line ${line}: ${path}: ${reason}. Fix or remove the row, or rerun with {onError} skip to leave it out.`,
     );
     this.name = "BadRowError";
   }
@@ -132,26 +143,13 @@ interface ShardProgress {
 /** Runs the stage over every CSV; returns one summary per split. */
 export async function preprocess(options: PreprocessOptions): Promise<SplitSummary[]> {
   const params: PreprocessParams = { ...DEFAULT_PREPROCESS, ...options.params };
-  validateParams(params, options);
-  const names = options.csvs.map(splitName);
-  const duplicate = names.find((name, i) => names.indexOf(name) !== i);
-  if (duplicate) throw new TypeError(`Two CSVs would both write the split "${duplicate}": rename one of them`);
-  const augmentSplit = options.augmentSplit ?? "train";
-  if (options.augment !== undefined && options.augment !== "flip") {
-    throw new TypeError(`--augment must be "flip", got "${options.augment}"`);
-  }
-  if (options.augment && !names.includes(augmentSplit)) {
-    throw new TypeError(
-      `--augment ${options.augment} applies to the split "${augmentSplit}", but no CSV is named ${augmentSplit}.csv ` +
-        `(splits: ${names.join(", ")}); name the split to augment with --augment-split`,
-    );
-  }
-
+  const settings = checkOptions(params, options);
   await using _lock = await acquireLock(options.out, "deno task preprocess");
   const summaries: SplitSummary[] = [];
-  for (const [i, csv] of options.csvs.entries()) {
-    const augmentation = options.augment && names[i] === augmentSplit ? options.augment : null;
-    summaries.push(await preprocessSplit(csv, join(options.out, names[i]), params, augmentation, options));
+  for (const csv of options.csvs) {
+    const name = splitName(csv);
+    const augmentation = options.storeFlipped && name === settings.flippedSplit ? "flip" : null;
+    summaries.push(await preprocessSplit({ csv, name, dir: join(options.out, name), params, augmentation, settings }));
   }
   return summaries;
 }
@@ -161,132 +159,202 @@ export function splitName(csvPath: string): string {
   return basename(csvPath, extname(csvPath));
 }
 
-function validateParams(params: PreprocessParams, options: PreprocessOptions): void {
-  if (!Number.isInteger(params.size) || params.size < 1 || params.size > 4096) {
-    throw new RangeError(`--size must be an integer from 1 to 4096, got ${params.size}`);
-  }
-  if (params.scale !== "unit" && params.scale !== "raw") {
-    throw new TypeError(`--scale must be "unit" or "raw", got "${params.scale}"`);
-  }
-  if (!RESIZE_KERNELS.includes(params.resizeKernel)) {
-    throw new TypeError(
-      `--resize-kernel must be ${RESIZE_KERNELS.map((k) => `"${k}"`).join(" or ")}, got "${params.resizeKernel}"`,
-    );
-  }
-  const shardSize = options.shardSize ?? DEFAULT_SHARD_SIZE;
-  if (!Number.isInteger(shardSize) || shardSize < 1) {
-    throw new RangeError(`--shard-size must be a positive integer, got ${shardSize}`);
-  }
-  const concurrency = options.concurrency ?? DEFAULT_CONCURRENCY;
-  if (!Number.isInteger(concurrency) || concurrency < 1) {
-    throw new RangeError(`--concurrency must be a positive integer, got ${concurrency}`);
-  }
-  if (options.onError && options.onError !== "fail" && options.onError !== "skip") {
-    throw new TypeError(`--on-error must be "fail" or "skip", got "${options.onError}"`);
-  }
-  if (options.csvs.length === 0) throw new TypeError("no CSV given: pass --csv FILE at least once");
+/** The options of a run with their defaults filled in and checked. */
+interface Settings {
+  options: PreprocessOptions;
+  shardSize: number;
+  concurrency: number;
+  policy: ErrorPolicy;
+  flippedSplit: string;
 }
 
-async function preprocessSplit(
-  csv: string,
-  dir: string,
-  params: PreprocessParams,
-  augmentation: Augmentation | null,
-  options: PreprocessOptions,
-): Promise<SplitSummary> {
-  const started = performance.now();
-  const shardSize = options.shardSize ?? DEFAULT_SHARD_SIZE;
-  const policy = options.onError ?? "fail";
-  const table = await readLabels(csv, options);
-  const name = splitName(csv);
-  const recordSize = params.size * params.size;
-
-  // Plan: one input key per shard, from the rows and each image's size and mtime.
-  const chunks: LabelRow[][] = [];
-  for (let i = 0; i < table.rows.length; i += shardSize) chunks.push(table.rows.slice(i, i + shardSize));
-  const keys = chunks.map((rows) => inputKey(rows, params, augmentation));
-  const shardFiles = chunks.map((_, k) => `shard-${String(k).padStart(5, "0")}.f32`);
-
-  const previous = await tryReadManifest(dir);
-  if (
-    previous && previous.shards.length === keys.length &&
-    previous.shards.every((shard, k) => shard.inputKey === keys[k] && shard.file === shardFiles[k]) &&
-    previous.source.sha256 === table.sha256 && await shardsPresent(dir, previous)
-  ) {
-    const rejected = previous.files.rejected ? await readRejected(join(dir, previous.files.rejected)) : [];
-    stopOnRejected(policy, csv, rejected);
-    return {
-      name,
-      dir,
-      upToDate: true,
-      count: previous.count,
-      countPerClass: previous.countPerClass,
-      augmentation,
-      rejected,
-      decoded: 0,
-      shardsReused: keys.length,
-      shardsWritten: 0,
-      seconds: (performance.now() - started) / 1000,
-    };
+function checkOptions(params: PreprocessParams, options: PreprocessOptions): Settings {
+  if (options.csvs.length === 0) throw new OptionError("Cannot preprocess: no CSV given in {csvs}");
+  requireInteger("size", params.size, 1, 4096);
+  requireChoice("scale", params.scale, ["unit", "raw"] as const);
+  requireChoice("resizeKernel", params.resizeKernel, RESIZE_KERNELS);
+  const settings: Settings = {
+    options,
+    shardSize: options.shardSize ?? DEFAULT_SHARD_SIZE,
+    concurrency: options.concurrency ?? DEFAULT_CONCURRENCY,
+    policy: options.onError ?? "fail",
+    flippedSplit: options.storeFlippedSplit ?? "train",
+  };
+  requireInteger("shardSize", settings.shardSize, 1);
+  requireInteger("concurrency", settings.concurrency, 1);
+  requireChoice("onError", settings.policy, ["fail", "skip"] as const);
+  const names = options.csvs.map(splitName);
+  const duplicate = names.find((name, i) => names.indexOf(name) !== i);
+  if (duplicate) {
+    throw new OptionError(`Cannot preprocess {csvs}: two CSVs would both write the split "${duplicate}"; rename one`);
   }
+  if (options.storeFlipped && !names.includes(settings.flippedSplit)) {
+    throw new OptionError(
+      `Cannot store the split "${settings.flippedSplit}" flipped: no CSV is named ${settings.flippedSplit}.csv ` +
+        `(splits: ${names.join(", ")}); name the split to flip with {storeFlippedSplit}`,
+    );
+  }
+  return settings;
+}
+
+/** One split to make. */
+interface SplitJob {
+  csv: string;
+  name: string;
+  dir: string;
+  params: PreprocessParams;
+  augmentation: Augmentation | null;
+  settings: Settings;
+}
+
+/** The shards a split's CSV asks for: their rows, file names and input keys. */
+interface SplitPlan {
+  table: LabelTable;
+  recordSize: number;
+  chunks: LabelRow[][];
+  files: string[];
+  keys: string[];
+}
+
+/** Plans, then builds whatever is not up to date, then writes the split's files and manifest. */
+async function preprocessSplit(job: SplitJob): Promise<SplitSummary> {
+  const started = performance.now();
+  const plan = await planSplit(job);
+  const seconds = () => (performance.now() - started) / 1000;
+  const unchanged = await upToDateSummary(job, plan);
+  if (unchanged) return { ...unchanged, seconds: seconds() };
 
   // Something changes: the split is incomplete until the new manifest is written.
-  await Deno.mkdir(join(dir, PROGRESS_DIR), { recursive: true });
-  await Deno.remove(join(dir, MANIFEST_FILE)).catch(() => {});
-  await sweepTemporaryFiles(dir);
-  await removeStaleShards(dir, new Set(shardFiles));
+  await Deno.mkdir(join(job.dir, PROGRESS_DIR), { recursive: true });
+  await Deno.remove(join(job.dir, MANIFEST_FILE)).catch(() => {});
+  await sweepTemporaryFiles(job.dir);
+  await removeStaleShards(job.dir, new Set(plan.files));
 
-  const progressRecords: ShardProgress[] = [];
+  const { shards, toBuild } = await findReusableShards(job, plan);
+  const decoded = await buildShards(job, plan, toBuild, shards);
+  const { count, countPerClass, rejected } = await writeSplit(job, plan, shards);
+  return {
+    name: job.name,
+    dir: job.dir,
+    upToDate: false,
+    count,
+    countPerClass,
+    augmentation: job.augmentation,
+    rejected,
+    decoded,
+    shardsReused: plan.files.length - toBuild.length,
+    shardsWritten: toBuild.length,
+    seconds: seconds(),
+  };
+}
+
+/** Reads the CSV and cuts it into shards, each with a key of everything that decides its bytes. */
+async function planSplit(job: SplitJob): Promise<SplitPlan> {
+  const table = await readLabels(job.csv, job.settings.options);
+  const { shardSize } = job.settings;
+  const chunks: LabelRow[][] = [];
+  for (let i = 0; i < table.rows.length; i += shardSize) chunks.push(table.rows.slice(i, i + shardSize));
+  return {
+    table,
+    recordSize: job.params.size * job.params.size,
+    chunks,
+    files: chunks.map((_, k) => `shard-${String(k).padStart(5, "0")}.f32`),
+    keys: chunks.map((rows) => inputKey(rows, job.params, job.augmentation)),
+  };
+}
+
+/** The summary of a split whose manifest already describes exactly this plan, or null. */
+async function upToDateSummary(job: SplitJob, plan: SplitPlan): Promise<Omit<SplitSummary, "seconds"> | null> {
+  const previous = await tryReadManifest(job.dir);
+  const same = previous && previous.shards.length === plan.keys.length &&
+    previous.shards.every((shard, k) => shard.inputKey === plan.keys[k] && shard.file === plan.files[k]) &&
+    previous.source.sha256 === plan.table.sha256 && await shardsPresent(job.dir, previous);
+  if (!same) return null;
+  const rejected = previous.files.rejected ? await readRejected(join(job.dir, previous.files.rejected)) : [];
+  stopOnRejected(job, rejected);
+  return {
+    name: job.name,
+    dir: job.dir,
+    upToDate: true,
+    count: previous.count,
+    countPerClass: previous.countPerClass,
+    augmentation: job.augmentation,
+    rejected,
+    decoded: 0,
+    shardsReused: plan.keys.length,
+    shardsWritten: 0,
+  };
+}
+
+/** Shards finished by an earlier (perhaps interrupted) run from the same inputs, and the ones left to build. */
+async function findReusableShards(
+  job: SplitJob,
+  plan: SplitPlan,
+): Promise<{ shards: ShardProgress[]; toBuild: number[] }> {
+  const shards: ShardProgress[] = [];
   const toBuild: number[] = [];
-  for (const [k, file] of shardFiles.entries()) {
-    const done = await readShardProgress(dir, file);
-    if (
-      done?.sumsFile && done.inputKey === keys[k] &&
-      await fileSize(join(dir, file)) === done.count * recordSize * 4 &&
-      await fileSize(join(dir, PROGRESS_DIR, done.sumsFile)) === recordSize * 16
-    ) {
-      stopOnRejected(policy, csv, done.rejected);
-      progressRecords[k] = done;
+  for (const [k, file] of plan.files.entries()) {
+    const done = await readShardProgress(job.dir, file);
+    const complete = done?.sumsFile && done.inputKey === plan.keys[k] &&
+      await fileSize(join(job.dir, file)) === done.count * plan.recordSize * 4 &&
+      await fileSize(join(job.dir, PROGRESS_DIR, done.sumsFile)) === plan.recordSize * 16;
+    if (complete) {
+      stopOnRejected(job, done.rejected);
+      shards[k] = done;
     } else {
       toBuild.push(k);
     }
   }
-  const imagesToDecode = toBuild.reduce((n, k) => n + chunks[k].length, 0);
-  const bar = options.progress
-    ? createProgress({ total: imagesToDecode, label: `preprocess ${name}`, unit: "img" })
+  return { shards, toBuild };
+}
+
+/** Builds the shards `toBuild` into `shards`; returns the number of images decoded. */
+async function buildShards(
+  job: SplitJob,
+  plan: SplitPlan,
+  toBuild: number[],
+  shards: ShardProgress[],
+): Promise<number> {
+  const total = toBuild.reduce((n, k) => n + plan.chunks[k].length, 0);
+  const bar = job.settings.options.progress
+    ? createProgress({ total, label: `preprocess ${job.name}`, unit: "img" })
     : undefined;
   let decoded = 0;
   try {
     for (const k of toBuild) {
-      progressRecords[k] = await buildShard(dir, shardFiles[k], keys[k], chunks[k], params, {
-        csv,
-        policy,
-        concurrency: options.concurrency ?? DEFAULT_CONCURRENCY,
-        flip: augmentation === "flip",
-        onImage: () => bar?.tick(),
-      });
-      decoded += chunks[k].length;
+      shards[k] = await buildShard(job, { file: plan.files[k], key: plan.keys[k], rows: plan.chunks[k], bar });
+      decoded += plan.chunks[k].length;
     }
   } finally {
     bar?.done();
   }
+  return decoded;
+}
 
-  // Finish: labels, records, rejections, statistics; the manifest last.
-  const lineToRow = new Map(table.rows.map((row) => [row.line, row]));
+/** Writes labels, records, rejections and pixel statistics of the built shards, then the manifest last. */
+async function writeSplit(
+  job: SplitJob,
+  plan: SplitPlan,
+  shards: ShardProgress[],
+): Promise<{ count: number; countPerClass: [number, number]; rejected: Rejection[] }> {
+  const { dir, csv, params, augmentation, settings } = job;
+  const lineToRow = new Map(plan.table.rows.map((row) => [row.line, row]));
   const labels: number[] = [];
-  const recordLines: string[][] = [];
+  const recordLines: (string | number)[][] = [];
   const rejected: Rejection[] = [];
-  for (const [k, shard] of progressRecords.entries()) {
+  for (const [k, shard] of shards.entries()) {
     for (const [i, line] of shard.lines.entries()) {
       const row = lineToRow.get(line)!;
-      const flipped = augmentation === "flip" && i % 2 === 1 ? "1" : "0";
-      recordLines.push([String(labels.length), String(k), String(line), row.source, String(row.label), flipped]);
+      const flipped = augmentation === "flip" && i % 2 === 1 ? 1 : 0;
+      recordLines.push([labels.length, k, line, row.source, row.label!, flipped]);
       labels.push(row.label!);
     }
     rejected.push(...shard.rejected);
   }
   const count = labels.length;
-  if (count === 0) throw new RangeError(`${csv}: no usable rows (all ${table.rows.length} were rejected; see above)`);
+  if (count === 0) {
+    throw new RangeError(`Cannot make a split of ${csv}: all ${plan.table.rows.length} rows were rejected`);
+  }
   const countPerClass: [number, number] = [labels.filter((l) => l === 0).length, labels.filter((l) => l === 1).length];
   await writeFileAtomic(join(dir, "labels.u8"), Uint8Array.from(labels));
   await writeTextFileAtomic(
@@ -296,26 +364,21 @@ async function preprocessSplit(
   if (rejected.length > 0) {
     await writeTextFileAtomic(
       join(dir, "rejected.csv"),
-      toCsv(["line", "path", "reason"], rejected.map((r) => [String(r.line), r.path, r.reason])),
+      toCsv(["line", "path", "reason"], rejected.map((r) => [r.line, r.path, r.reason])),
     );
   } else {
     await Deno.remove(join(dir, "rejected.csv")).catch(() => {});
   }
-  const stats = await pixelStatistics(dir, progressRecords, recordSize);
+  const stats = await pixelStatistics(dir, shards, plan.recordSize);
   const statsBytes = new Uint8Array(stats.values.buffer);
   await writeFileAtomic(join(dir, "pixel-stats.f32"), statsBytes);
-
-  const shards: ShardEntry[] = progressRecords.map((p) => ({
-    file: p.file,
-    count: p.count,
-    sha256: p.sha256,
-    inputKey: p.inputKey,
-  }));
+  const sharp = await loadSharp();
+  const { options } = settings;
   const manifest: Manifest = {
     formatVersion: SHARD_FORMAT_VERSION,
     width: params.size,
     height: params.size,
-    recordSize,
+    recordSize: plan.recordSize,
     dtype: "float32-le",
     count,
     countPerClass,
@@ -330,91 +393,67 @@ async function preprocessSplit(
     pixelStats: {
       file: "pixel-stats.f32",
       sha256: createHash("sha256").update(statsBytes).digest("hex"),
-      layout: `float32-le: mean[${recordSize}] then std[${recordSize}] (population std over the split's records)`,
+      layout:
+        `float32-le: mean[${plan.recordSize}] then std[${plan.recordSize}] (population std over the split's records)`,
       mean: stats.mean,
       std: stats.std,
     },
     source: {
       csv: resolve(csv),
-      sha256: table.sha256,
+      sha256: plan.table.sha256,
       root: resolve(options.root ?? join(csv, "..")),
-      rows: table.rows.length,
+      rows: plan.table.rows.length,
       rejected: rejected.length,
     },
     files: { labels: "labels.u8", records: "records.csv", rejected: rejected.length > 0 ? "rejected.csv" : null },
-    shardSize,
-    shards,
+    shardSize: settings.shardSize,
+    shards: shards.map((p): ShardEntry => ({ file: p.file, count: p.count, sha256: p.sha256, inputKey: p.inputKey })),
     createdAt: new Date().toISOString(),
   };
   await writeManifest(dir, manifest);
-  return {
-    name,
-    dir,
-    upToDate: false,
-    count,
-    countPerClass,
-    augmentation,
-    rejected,
-    decoded,
-    shardsReused: shardFiles.length - toBuild.length,
-    shardsWritten: toBuild.length,
-    seconds: (performance.now() - started) / 1000,
-  };
+  return { count, countPerClass, rejected };
 }
 
-/** Cached work made under --on-error skip still holds its rejections: under fail the first one stops the run. */
-function stopOnRejected(policy: ErrorPolicy, csv: string, rejected: Rejection[]): void {
-  if (policy === "fail" && rejected.length > 0) {
+/** Cached work made under the skip policy still holds its rejections: under fail the first one stops the run. */
+function stopOnRejected(job: SplitJob, rejected: Rejection[]): void {
+  if (job.settings.policy === "fail" && rejected.length > 0) {
     const first = rejected[0];
-    throw new BadRowError(csv, first.line, first.path, first.reason);
+    throw new BadRowError(job.csv, first.line, first.path, first.reason);
   }
 }
 
-interface BuildOptions {
-  csv: string;
-  policy: ErrorPolicy;
-  concurrency: number;
-  /** Append a left-right mirrored copy after each record. */
-  flip: boolean;
-  onImage: () => void;
+/** One shard to build. */
+interface ShardTarget {
+  /** File name in the split folder. */
+  file: string;
+  /** Its input key. */
+  key: string;
+  /** Its CSV rows. */
+  rows: LabelRow[];
+  /** Ticked once per row. */
+  bar?: Progress;
 }
 
 /** Decodes one shard's rows concurrently and writes them in CSV order. */
-async function buildShard(
-  dir: string,
-  file: string,
-  key: string,
-  rows: LabelRow[],
-  params: PreprocessParams,
-  options: BuildOptions,
-): Promise<ShardProgress> {
-  const recordSize = params.size * params.size;
+async function buildShard(job: SplitJob, target: ShardTarget): Promise<ShardProgress> {
+  const { dir, params, settings } = job;
+  const { file, key, rows } = target;
   // The writer also sums each pixel as records go by, so finishing a split never re-reads its shards.
-  const writer = await ShardWriter.create(join(dir, file), recordSize);
+  const writer = await ShardWriter.create(join(dir, file), params.size * params.size);
   const lines: number[] = [];
   const rejected: Rejection[] = [];
-  const pending: Promise<Float32Array | Error>[] = [];
-  const start = (i: number) => {
-    const row = rows[i];
-    pending[i] = row.problem
-      ? Promise.resolve(new Error(row.problem))
-      : decodeGray(row.path, params).catch((error: Error) => error);
-  };
+  const decode = (row: LabelRow): Promise<Float32Array | Error> =>
+    row.problem ? Promise.resolve(new Error(row.problem)) : decodeGray(row.path, params).catch((error: Error) => error);
   try {
-    for (let i = 0; i < Math.min(options.concurrency, rows.length); i++) start(i);
-    for (let i = 0; i < rows.length; i++) {
-      const result = await pending[i];
-      delete pending[i];
-      if (i + options.concurrency < rows.length) start(i + options.concurrency);
-      const row = rows[i];
+    let i = 0;
+    for await (const result of mapInOrder(rows, decode, { concurrency: settings.concurrency })) {
+      const row = rows[i++];
       if (result instanceof Error) {
-        const reason = result instanceof ImageDecodeError
-          ? await explainDecodeFailure(row.path, result)
-          : result.message;
-        if (options.policy === "fail") throw new BadRowError(options.csv, row.line, row.source, reason);
+        const reason = result instanceof ImageDecodeError ? result.reason : result.message;
+        if (settings.policy === "fail") throw new BadRowError(job.csv, row.line, row.source, reason);
         rejected.push({ line: row.line, path: row.source, reason });
       } else {
-        const mirror = options.flip ? mirrored(result, params.size) : null;
+        const mirror = job.augmentation === "flip" ? mirrored(result, params.size) : null;
         await writer.append(result);
         lines.push(row.line);
         if (mirror) {
@@ -422,10 +461,9 @@ async function buildShard(
           lines.push(row.line);
         }
       }
-      options.onImage();
+      target.bar?.tick();
     }
   } catch (error) {
-    await Promise.allSettled(pending);
     await writer.abort();
     throw error;
   }
@@ -435,18 +473,6 @@ async function buildShard(
   const progress: ShardProgress = { file, sumsFile, inputKey: key, count, sha256, lines, rejected };
   await writeTextFileAtomic(join(dir, PROGRESS_DIR, `${file}.json`), JSON.stringify(progress) + "\n");
   return progress;
-}
-
-/** Turns sharp's message for a file into the most useful reason (missing and empty files say so). */
-async function explainDecodeFailure(path: string, error: ImageDecodeError): Promise<string> {
-  try {
-    const info = await Deno.stat(path);
-    if (!info.isFile) return "not a file";
-    if (info.size === 0) return "empty file (0 bytes)";
-  } catch {
-    return "file not found";
-  }
-  return error.message.slice(error.source.length + 2);
 }
 
 /** The record mirrored left to right. */
@@ -505,8 +531,7 @@ async function removeStaleShards(dir: string, keep: Set<string>): Promise<void> 
 }
 
 async function readRejected(path: string): Promise<Rejection[]> {
-  const { parse } = await import("csv-parse/sync");
-  const rows = parse(await Deno.readTextFile(path), { columns: true }) as Record<string, string>[];
+  const rows = parseCsvObjects(await Deno.readTextFile(path));
   return rows.map((r) => ({ line: Number(r.line), path: r.path, reason: r.reason }));
 }
 

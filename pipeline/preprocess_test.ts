@@ -3,10 +3,10 @@ import { join } from "node:path";
 import { BadRowError, preprocess } from "./preprocess.ts";
 import { openSplit } from "./shard_reader.ts";
 import { decodeGray, DEFAULT_PREPROCESS } from "./decode_gray.ts";
-import { acquireLock, LockedError } from "../lib/lock.ts";
+import { acquireLock, LockedError, toCsv } from "../lib/mod.ts";
 import { readManifest } from "./manifest.ts";
-import { makeEdgeCases, makeLabelledSet } from "../fixtures/make_fixtures.ts";
-import { toCsv } from "../lib/csv.ts";
+import { makeEdgeCases } from "../fixtures/make_fixtures.ts";
+import { makeLabelledSet } from "../demo/synthetic_set.ts";
 
 async function fixture(train = 12, test = 6) {
   const dir = await Deno.makeTempDir({ prefix: "preprocess_test" });
@@ -83,7 +83,7 @@ Deno.test("preprocess() stops at a bad row naming the CSV line and file, leaving
     );
     await assert.rejects(
       () => preprocess({ csvs: [csv], out, params: small, shardSize: 2 }),
-      (e) => e instanceof BadRowError && message.test(e.message) && /--on-error skip/.test(e.message),
+      (e) => e instanceof BadRowError && message.test(e.message) && /rerun with onError skip/.test(e.message),
     );
     await assert.rejects(() => Deno.stat(join(out, "bad", "manifest.json")), Deno.errors.NotFound);
     const names = [...Deno.readDirSync(join(out, "bad"))].map((e) => e.name);
@@ -166,9 +166,9 @@ Deno.test("SplitReader serves overlapping reads correctly (they share one file h
   await Deno.remove(dir, { recursive: true });
 });
 
-Deno.test("preprocess() --augment flip stores each train image then its mirror, and leaves test alone", async () => {
+Deno.test("preprocess() storeFlipped stores each train image then its mirror, and leaves test alone", async () => {
   const { dir, set, csvs, out } = await fixture(6, 4);
-  const [train, test] = await preprocess({ csvs, out, params: small, shardSize: 4, augment: "flip" });
+  const [train, test] = await preprocess({ csvs, out, params: small, shardSize: 4, storeFlipped: true });
   assert.equal(train.augmentation, "flip");
   assert.equal(train.count, 12);
   assert.deepEqual(train.countPerClass, [6, 6]);
@@ -191,7 +191,7 @@ Deno.test("preprocess() --augment flip stores each train image then its mirror, 
   assert.equal(plain.upToDate, false);
   assert.equal(testAgain.upToDate, true);
   await assert.rejects(
-    () => preprocess({ csvs, out, params: small, augment: "flip", augmentSplit: "validation" }),
+    () => preprocess({ csvs, out, params: small, storeFlipped: true, storeFlippedSplit: "validation" }),
     /no CSV is named validation\.csv/,
   );
   await Deno.remove(dir, { recursive: true });

@@ -6,7 +6,7 @@
  */
 import { dirname, isAbsolute, join, resolve } from "node:path";
 import { createHash } from "node:crypto";
-import { parse } from "csv-parse/sync";
+import { type CsvRow, OptionNamingError, parseCsv } from "../lib/mod.ts";
 
 /** Path column names tried, in order, when none is given. */
 export const PATH_COLUMN_NAMES = ["path", "imgname", "image", "file", "filename"];
@@ -48,7 +48,7 @@ export interface LabelTable {
 }
 
 /** Raised when a CSV as a whole is unusable (empty, no such column, broken quoting). */
-export class LabelCsvError extends Error {
+export class LabelCsvError extends OptionNamingError {
   /** Creates the error with a message naming the file. */
   constructor(message: string, options?: ErrorOptions) {
     super(message, options);
@@ -73,28 +73,21 @@ export async function readLabels(csvPath: string, options: ReadLabelsOptions = {
 /** Parses CSV text; `csvPath` names the file in messages and is the default root. */
 export function parseLabels(text: string, options: ReadLabelsOptions & { csvPath: string }): LabelRow[] {
   const { csvPath } = options;
-  let records: { record: string[]; info: { lines: number } }[];
+  let records: CsvRow[];
   try {
-    records = parse(text, {
-      bom: true,
-      info: true,
-      skip_empty_lines: true,
-      relax_column_count: true,
-      trim: true,
-    }) as unknown as typeof records;
+    records = parseCsv(text);
   } catch (error) {
     throw new LabelCsvError(`Cannot parse ${csvPath}: ${(error as Error).message}`, { cause: error });
   }
   if (records.length === 0) throw new LabelCsvError(`${csvPath} is empty: expected a header line such as "path,label"`);
-  const header = records[0].record;
-  const pathIndex = findColumn(header, options.pathColumn, PATH_COLUMN_NAMES, "path", "--path-column", csvPath);
-  const labelIndex = findColumn(header, options.labelColumn, ["label"], "label", "--label-column", csvPath);
+  const header = records[0].fields;
+  const pathIndex = findColumn(header, options.pathColumn, PATH_COLUMN_NAMES, "path", "pathColumn", csvPath);
+  const labelIndex = findColumn(header, options.labelColumn, ["label"], "label", "labelColumn", csvPath);
   if (records.length === 1) throw new LabelCsvError(`${csvPath} has a header but no data rows`);
 
   const root = options.root ?? dirname(resolve(csvPath));
   const firstLine = new Map<string, number>();
-  return records.slice(1).map(({ record, info }) => {
-    const line = info.lines;
+  return records.slice(1).map(({ fields: record, line }) => {
     const source = record[pathIndex] ?? "";
     const path = resolveImagePath(source, root, options.root !== undefined);
     const row: LabelRow = { line, source, path, label: null };
@@ -126,7 +119,7 @@ function findColumn(
   wanted: string | undefined,
   defaults: string[],
   what: string,
-  flag: string,
+  option: string,
   csvPath: string,
 ): number {
   const names = header.map((name) => name.toLowerCase());
@@ -137,7 +130,7 @@ function findColumn(
   }
   const tried = wanted ? `"${wanted}"` : defaults.map((n) => `"${n}"`).join(" or ");
   throw new LabelCsvError(
-    `${csvPath} line 1: no ${what} column (${tried}) in header "${header.join(",")}"; name it with ${flag}`,
+    `${csvPath} line 1: no ${what} column (${tried}) in header "${header.join(",")}"; name it with {${option}}`,
   );
 }
 

@@ -62,7 +62,7 @@ Deno.test("parseLabels() rejects an empty CSV, a header-only CSV and a missing c
   assert.throws(() => parseLabels("path,label\n", { csvPath: "h.csv" }), /h.csv has a header but no data rows/);
   assert.throws(
     () => parseLabels("name,label\na.jpg,1\n", { csvPath: "m.csv" }),
-    /m.csv line 1: no path column .* in header "name,label"; name it with --path-column/,
+    /m.csv line 1: no path column .* in header "name,label"; name it with pathColumn/,
   );
   assert.throws(() => parseLabels("path,class\na.jpg,1\n", { csvPath: "m.csv" }), /no label column \("label"\)/);
 });

@@ -8,7 +8,7 @@
  * never waits for them.
  * @module
  */
-import { temporaryPathFor } from "../lib/atomic_file.ts";
+import { temporaryPathFor } from "../lib/mod.ts";
 
 /** What a finished shard holds. */
 export interface WrittenShard {

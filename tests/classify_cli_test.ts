@@ -1,7 +1,8 @@
+import { fileURLToPath } from "node:url";
 import assert from "node:assert/strict";
 
-const CLI = new URL("../infer/cli.ts", import.meta.url).pathname;
-const TINY = new URL("../fixtures/tiny-model/", import.meta.url).pathname;
+const CLI = fileURLToPath(new URL("../infer/cli.ts", import.meta.url));
+const TINY = fileURLToPath(new URL("../fixtures/tiny-model/", import.meta.url));
 
 async function run(args: string[]) {
   // Only the permissions inference needs: read, and ffi + env for sharp. No write, no network.

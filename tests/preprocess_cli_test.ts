@@ -1,11 +1,11 @@
+import { fileURLToPath } from "node:url";
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { makeLabelledSet } from "../fixtures/make_fixtures.ts";
-import { toCsv } from "../lib/csv.ts";
-import { readManifest } from "../pipeline/manifest.ts";
-import { openSplit } from "../pipeline/shard_reader.ts";
+import { makeLabelledSet } from "../demo/synthetic_set.ts";
+import { toCsv } from "../lib/mod.ts";
+import { openSplit, readManifest } from "../pipeline/mod.ts";
 
-const CLI = new URL("../pipeline/cli.ts", import.meta.url).pathname;
+const CLI = fileURLToPath(new URL("../pipeline/cli.ts", import.meta.url));
 
 function preprocessCommand(args: string[]): Deno.Command {
   return new Deno.Command(Deno.execPath(), {
@@ -120,9 +120,16 @@ Deno.test("preprocess CLI: the course layout (imgName,label, /dataSet/ paths, --
 Deno.test("preprocess CLI: bad flags and bad rows exit non-zero with one clear message", async () => {
   const dir = await Deno.makeTempDir({ prefix: "preprocess_cli_test" });
   await makeLabelledSet(dir, { train: 2, test: 2, width: 16, height: 16 });
-  const missing = await run(["--out", join(dir, "c")]);
+  const missing = await run([]);
   assert.equal(missing.code, 2);
   assert.match(missing.stderr, /error: --csv and --out are required/);
+  // A value the flag parser accepts but the stage refuses is a usage error too, named by its flag.
+  const zero = await run(["--csv", join(dir, "train.csv"), "--out", join(dir, "c"), "--size", "0"]);
+  assert.equal(zero.code, 2);
+  assert.match(zero.stderr, /error: --size must be an integer from 1 to 4096, got 0/);
+  const scale = await run(["--csv", join(dir, "train.csv"), "--out", join(dir, "c"), "--scale", "foo"]);
+  assert.equal(scale.code, 2);
+  assert.match(scale.stderr, /error: --scale must be "unit" or "raw", got "foo"/);
   const badSize = await run(["--csv", join(dir, "train.csv"), "--out", join(dir, "c"), "--size", "big"]);
   assert.equal(badSize.code, 2);
   assert.match(badSize.stderr, /--size must be an integer, got "big"/);
@@ -130,5 +137,7 @@ Deno.test("preprocess CLI: bad flags and bad rows exit non-zero with one clear m
   const badRow = await run(["--csv", join(dir, "bad.csv"), "--out", join(dir, "c")]);
   assert.equal(badRow.code, 1);
   assert.match(badRow.stderr, /error: .*bad\.csv line 3: images\/train\/nope\.jpg: file not found/);
+  // The library's hint names the flag in the CLI's words.
+  assert.match(badRow.stderr, /rerun with --on-error skip/);
   await Deno.remove(dir, { recursive: true });
 });

@@ -1,8 +1,10 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { renderReport, type RunRecord } from "../experiments/report.ts";
-import { computeMetrics } from "../train/metrics.ts";
-import { sharp } from "../lib/sharp.ts";
+import { renderReport, type ReportRun } from "../experiments/report.ts";
+import { computeMetrics } from "../train/mod.ts";
+import { loadSharp } from "../lib/mod.ts";
+
+const sharp = await loadSharp();
 
 const CHROMIUM = ["/usr/bin/chromium", "/usr/bin/chromium-browser"].find((p) => {
   try {
@@ -12,7 +14,7 @@ const CHROMIUM = ["/usr/bin/chromium", "/usr/bin/chromium-browser"].find((p) => 
   }
 });
 
-function fakeRun(name: string, accuracy: number): RunRecord {
+function fakeRun(name: string, accuracy: number): ReportRun {
   const history = Array.from({ length: 5 }, (_, i) => ({
     epoch: i + 1,
     lr: 0.001 * 0.8 ** i,
@@ -29,7 +31,7 @@ function fakeRun(name: string, accuracy: number): RunRecord {
   return {
     dir: `/models/${name}`,
     name,
-    config: { model: name, hidden: [5, 3], batchNorm: false } as unknown as RunRecord["config"],
+    config: { model: name, hidden: [5, 3], batchNorm: false } as unknown as ReportRun["config"],
     classes: ["not_dog", "dog"],
     bestEpoch: 4,
     metrics: { train: metrics, validation: metrics, test: metrics },

@@ -1,9 +1,10 @@
+import { fileURLToPath } from "node:url";
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { makeLabelledSet } from "../fixtures/make_fixtures.ts";
-import { preprocess } from "../pipeline/preprocess.ts";
+import { makeLabelledSet } from "../demo/synthetic_set.ts";
+import { preprocess } from "../pipeline/mod.ts";
 
-const CLI = new URL("../train/cli.ts", import.meta.url).pathname;
+const CLI = fileURLToPath(new URL("../train/cli.ts", import.meta.url));
 
 async function run(args: string[]) {
   const { code, stderr } = await new Deno.Command(Deno.execPath(), {
@@ -24,21 +25,26 @@ async function run(args: string[]) {
   return { code, stderr: new TextDecoder().decode(stderr) };
 }
 
-Deno.test("train CLI: bad flags and a missing cache exit non-zero with a clear message before training", async () => {
+Deno.test("train CLI: usage errors exit 2 with the help text, other failures 1, all before training", async () => {
   const dir = await Deno.makeTempDir({ prefix: "train_cli_test" });
-  const cases: [string[], RegExp][] = [
-    [["--out", dir], /--data and --out are required/],
-    [["--data", dir, "--out", `${dir}/m`, "--model", "part9"], /unknown --model "part9": use part1 or part3/],
-    [["--data", dir, "--out", `${dir}/m`, "--epochs", "ten"], /--epochs must be an integer, got "ten"/],
-    [["--data", dir, "--out", `${dir}/m`, "--lr", "fast"], /--lr must be a number, got "fast"/],
-    [["--data", dir, "--out", `${dir}/m`, "--batch-size", "0"], /--batch-size must be a positive integer, got 0/],
-    [["--data", dir, "--out", `${dir}/m`], /train is not a complete split: manifest\.json is missing/],
-    [["--data", dir, "--out", `${dir}/m`, "--bogus"], /Unknown option '--bogus'/],
+  const m = ["--data", dir, "--out", `${dir}/m`];
+  const cases: [string[], number, RegExp][] = [
+    [["--out", dir], 2, /error: --data is required/],
+    [[...m, "--model", "part9"], 2, /--model must be part1 or part3 \(or give --hidden widths .*\), got "part9"/],
+    [[...m, "--epochs", "ten"], 2, /--epochs must be an integer, got "ten"/],
+    [[...m, "--lr", "fast"], 2, /--lr must be a number, got "fast"/],
+    [[...m, "--batch-size", "0"], 2, /--batch-size must be a positive integer, got 0/],
+    [[...m, "--augment", "spin"], 2, /--augment takes "flip", "shift:N" or both/],
+    [[...m, "--val-split", "test"], 2, /--val-split must name a third split/],
+    [[...m, "--bogus"], 2, /Unknown option '--bogus'/],
+    [m, 1, /train is not a complete split: manifest\.json is missing/],
   ];
-  for (const [args, message] of cases) {
+  for (const [args, expected, message] of cases) {
     const { code, stderr } = await run(args);
-    assert.notEqual(code, 0, args.join(" "));
+    assert.equal(code, expected, `${args.join(" ")}: ${stderr}`);
     assert.match(stderr, message, args.join(" "));
+    // The help text comes with usage errors only.
+    assert.equal(/Usage: deno task train/.test(stderr), expected === 2, args.join(" "));
     assert.doesNotMatch(stderr, /epoch 1\//);
   }
   await Deno.remove(dir, { recursive: true });
@@ -53,10 +59,10 @@ Deno.test("train CLI: --preset course refuses a unit-scale cache and says how to
     params: { size: 8 },
   });
   const { code, stderr } = await run(["--data", join(dir, "cache"), "--out", join(dir, "m"), "--preset", "course"]);
-  assert.equal(code, 1);
+  assert.equal(code, 2);
   assert.match(
     stderr,
-    /--preset course trains on raw 0\.\.255 pixels, .* --scale unit; preprocess again with --scale raw/,
+    /--preset course trains on raw 0\.\.255 pixels, .* at unit scale; preprocess again at raw scale \(deno task preprocess --scale raw\)/,
   );
   await Deno.remove(dir, { recursive: true });
 });

@@ -6,7 +6,7 @@
  * never augmented.
  * @module
  */
-import { seededRandom } from "../lib/random.ts";
+import { OptionError, seededRandom } from "../lib/mod.ts";
 
 /** What augmentation a training batch gets. */
 export interface AugmentOptions {
@@ -82,7 +82,7 @@ export function parseAugment(text: string): AugmentOptions {
     if (part === "flip") options.flip = true;
     else if (shift) options.shift = Number(shift[1]);
     else {
-      throw new RangeError(`--augment takes "flip", "shift:N" or both ("flip,shift:4"), got "${part}" in "${text}"`);
+      throw new OptionError(`{augment} takes "flip", "shift:N" or both ("flip,shift:4"), got "${part}" in "${text}"`);
     }
   }
   return options;

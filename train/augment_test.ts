@@ -1,7 +1,8 @@
+import { OptionError } from "../lib/mod.ts";
 import assert from "node:assert/strict";
 import { applyAugmentation, drawAugmentation, formatAugment, NO_AUGMENT, parseAugment } from "./augment.ts";
 import { assembleBatch } from "./batches.ts";
-import type { SplitReader } from "../pipeline/shard_reader.ts";
+import type { SplitReader } from "../pipeline/mod.ts";
 
 // A 4×3 record whose value says where it came from: 10·row + column.
 const [W, H] = [4, 3];
@@ -45,7 +46,7 @@ Deno.test("parseAugment() reads what formatAugment() writes and rejects anything
   for (const text of ["flip", "shift:4", "flip,shift:8", "none"]) assert.equal(formatAugment(parseAugment(text)), text);
   assert.deepEqual(parseAugment(" flip , shift:2 "), { flip: true, shift: 2 });
   for (const bad of ["mirror", "shift", "shift:-1", "shift:1.5", "flip;shift:2"]) {
-    assert.throws(() => parseAugment(bad), RangeError, bad);
+    assert.throws(() => parseAugment(bad), OptionError, bad);
   }
 });
 

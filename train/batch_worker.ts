@@ -4,8 +4,9 @@
  * @module
  */
 /// <reference lib="deno.worker" />
-import { openSplit, type SplitReader } from "../pipeline/shard_reader.ts";
-import { assembleBatch, type Standardization } from "./batches.ts";
+import { openSplit, type SplitReader } from "../pipeline/mod.ts";
+import type { Standardization } from "../model/mod.ts";
+import { assembleBatch } from "./batches.ts";
 
 let reader: SplitReader | null = null;
 let standardization: Standardization | undefined;

@@ -5,43 +5,12 @@
  * current one trains.
  * @module
  */
-import type { SplitReader } from "../pipeline/shard_reader.ts";
-import { seededRandom } from "../lib/random.ts";
+import type { SplitReader } from "../pipeline/mod.ts";
+import { seededRandom } from "../lib/mod.ts";
+import { applyStandardization, type Standardization } from "../model/mod.ts";
 import { applyAugmentation, type AugmentOptions, augments, drawAugmentation } from "./augment.ts";
 import { chunkRanges, type InputBatch } from "./mlp.ts";
-import { tf } from "../engine/tf.ts";
-
-/** Per-pixel standardisation: x' = (x - mean) · invStd. */
-export interface Standardization {
-  /** Per-pixel mean. */
-  mean: Float32Array;
-  /** Per-pixel 1/std (std floored so flat pixels do not blow up). */
-  invStd: Float32Array;
-}
-
-/** Smallest standard deviation used, in units of the data's scale (1/255 of a gray level for unit scale). */
-export const STD_FLOOR_UNIT = 1 / 255;
-
-/** Builds a standardisation from a split's `pixel-stats.f32` bytes (mean then std). */
-export function standardizationFromStats(stats: Float32Array, recordSize: number, floor: number): Standardization {
-  if (stats.length !== recordSize * 2) {
-    throw new RangeError(`pixel statistics hold ${stats.length} values, expected ${recordSize * 2}`);
-  }
-  const mean = stats.slice(0, recordSize);
-  const invStd = new Float32Array(recordSize);
-  for (let i = 0; i < recordSize; i++) invStd[i] = 1 / Math.max(stats[recordSize + i], floor);
-  return { mean, invStd };
-}
-
-/** Standardises one record in place: x' = (x - mean) · invStd. Training and inference both use this. */
-export function applyStandardization(record: Float32Array, standardization: Standardization): Float32Array {
-  const { mean, invStd } = standardization;
-  if (record.length !== mean.length) {
-    throw new RangeError(`record has ${record.length} values, statistics ${mean.length}`);
-  }
-  for (let i = 0; i < record.length; i++) record[i] = (record[i] - mean[i]) * invStd[i];
-  return record;
-}
+import { tf } from "../engine/mod.ts";
 
 /** Train and validation record indices of a train split. */
 export interface TrainValidation {

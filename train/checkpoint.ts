@@ -8,7 +8,7 @@
  * @module
  */
 import { join } from "node:path";
-import { writeFileAtomic, writeTextFileAtomic } from "../lib/atomic_file.ts";
+import { writeFileAtomic, writeTextFileAtomic } from "../lib/mod.ts";
 
 /** Version of the checkpoint layout. */
 export const CHECKPOINT_VERSION = 1;

@@ -2,166 +2,133 @@
  * `deno task train`: trains part1 or part3 on a preprocessed cache and writes a model directory.
  * @module
  */
-import { parseArgs } from "node:util";
-import { parseIntegerFlag, parseNumberFlag, runCli } from "../lib/cli.ts";
-import { describeBackend, initBackend, stopBackendThreads } from "../engine/tf.ts";
-import { formatEpoch, train, type TrainConfig, TrainConfigError } from "./fit.ts";
-import { MODEL_PRESETS } from "./mlp.ts";
+import { defineCommand, runCli, UsageError } from "../lib/mod.ts";
+import { describeBackend, initBackend, stopBackendThreads } from "../engine/mod.ts";
+import { checkPresetFitsCache, makeTrainConfig, type TrainPreset } from "./config.ts";
+import { formatEpoch, train } from "./fit.ts";
 import { parseAugment } from "./augment.ts";
 import { formatConfusion, type Metrics } from "./metrics.ts";
 import type { OptimizerName } from "./optimizers.ts";
-import { readManifest } from "../pipeline/manifest.ts";
-import { join } from "node:path";
+import { runEnvironment } from "./run_record.ts";
 
-const USAGE = `Usage: deno task train --data CACHE --out MODEL_DIR [options]
-
-Trains on CACHE/train (a stratified part held out for validation), evaluates on CACHE/test once at the end.
-
-Options:
-  --model part1|part3      part1: inputs -> 5 -> 3 -> 1 (ReLU); part3: inputs -> 1024 -> 2048 -> 2048 -> 1024 -> 1
-                           (Dense -> BatchNorm -> ReLU); default part1
-  --hidden 512,256         custom hidden widths (with --batch-norm to add BatchNorm)
-  --batch-norm             BatchNorm in hidden layers of a --hidden net
-  --epochs N               default 10
-  --batch-size N           default 64
-  --lr X                   initial learning rate, default 0.001
-  --decay-rate X           lr * decay^epoch, default 0.8
-  --optimizer NAME         adam (default), sgd, momentum, rmsprop
-  --seed N                 initialisation, validation split, shuffles, dropout; default 1
-  --val-fraction X         share of train held out for validation, default 0.1
-  --val-split NAME         validate on CACHE/NAME (a split of its own, e.g. validation) instead
-  --limit-train N          use only N train records (stratified); the course's debugging trick
-  --limit-test N           use only N test records (stratified)
-  --no-standardize         feed pixels as cached; by default each pixel is standardised with the train
-                           split's mean and std (without it part1 often collapses to one class)
-  --dropout X              dropout rate after hidden ReLUs, default 0
-  --l2 X                   L2 penalty on weights, default 0
-  --augment LIST           training-time augmentation, drawn afresh per record and epoch: flip (mirror
-                           half the records), shift:N (move by up to N pixels each way, edges repeated),
-                           or both: flip,shift:8. Validation and test records are never augmented
-  --patience N             stop after N epochs without a better validation loss
-  --preset course          the course baseline's settings (batch 128, 10 epochs, Adam, lr 0.1 decayed 0.8
-                           for part3, constant 0.01 for part1, shuffle seed 220 + epoch, no standardisation);
-                           needs a --scale raw cache
-  --resume                 continue from MODEL_DIR's checkpoint
-  --force                  replace an existing MODEL_DIR
-  --backend wasm|cpu       default wasm (cpu is ~10x slower)
-  --threads N              threads for the WASM matrix products (default: one per core, ${navigator.hardwareConcurrency}
-                           here; on 2 cores part3 steps are ~1.5x faster than with 1). More than one starts
-                           tfjs' threaded build (train/wasm_threads.ts); --threads 1 is the plain build
-  -h, --help               this text`;
-
-await runCli(USAGE, async () => {
-  const { values } = parseArgs({
-    options: {
-      data: { type: "string" },
-      out: { type: "string" },
-      model: { type: "string" },
-      hidden: { type: "string" },
-      "batch-norm": { type: "boolean" },
-      epochs: { type: "string" },
-      "batch-size": { type: "string" },
-      lr: { type: "string" },
-      "decay-rate": { type: "string" },
-      optimizer: { type: "string" },
-      seed: { type: "string" },
-      "val-fraction": { type: "string" },
-      "val-split": { type: "string" },
-      "limit-train": { type: "string" },
-      "limit-test": { type: "string" },
-      "no-standardize": { type: "boolean" },
-      dropout: { type: "string" },
-      l2: { type: "string" },
-      augment: { type: "string" },
-      patience: { type: "string" },
-      preset: { type: "string" },
-      resume: { type: "boolean" },
-      force: { type: "boolean" },
-      backend: { type: "string" },
-      threads: { type: "string" },
-      "eval-batch-size": { type: "string" },
-      help: { type: "boolean", short: "h" },
+const TRAIN_COMMAND = defineCommand({
+  usage: "deno task train --data CACHE --out MODEL_DIR [options]",
+  description:
+    "Trains on CACHE/train (a stratified part held out for validation), evaluates on CACHE/test once at the end.",
+  flags: {
+    data: { type: "string", value: "CACHE", required: true, help: "the folder `deno task preprocess` wrote" },
+    out: { type: "string", value: "MODEL_DIR", required: true, help: "the model directory to write" },
+    model: {
+      type: "string",
+      value: "part1|part3",
+      help: "part1: inputs -> 5 -> 3 -> 1 (ReLU); part3: inputs -> 1024 -> 2048 -> 2048 -> 1024 -> 1\n" +
+        "(Dense -> BatchNorm -> ReLU); default part1",
     },
-    strict: true,
+    hidden: { type: "string", value: "512,256", help: "custom hidden widths (with --batch-norm to add BatchNorm)" },
+    "batch-norm": { type: "boolean", help: "BatchNorm in hidden layers of a --hidden net" },
+    epochs: { type: "string", value: "N", help: "default 10" },
+    "batch-size": { type: "string", value: "N", help: "default 64" },
+    lr: { type: "string", value: "X", help: "initial learning rate, default 0.001" },
+    "decay-rate": { type: "string", value: "X", help: "lr * decay^epoch, default 0.8" },
+    optimizer: { type: "string", value: "NAME", help: "adam (default), sgd, momentum, rmsprop" },
+    seed: { type: "string", value: "N", help: "initialisation, validation split, shuffles, dropout; default 1" },
+    "val-fraction": { type: "string", value: "X", help: "share of train held out for validation, default 0.1" },
+    "val-split": {
+      type: "string",
+      value: "NAME",
+      help: "validate on CACHE/NAME (a split of its own, e.g. validation) instead",
+    },
+    "limit-train": {
+      type: "string",
+      value: "N",
+      help: "use only N train records (stratified); the course's debugging trick",
+    },
+    "limit-test": { type: "string", value: "N", help: "use only N test records (stratified)" },
+    "no-standardize": {
+      type: "boolean",
+      option: "standardize",
+      help: "feed pixels as cached; by default each pixel is standardised with the train\n" +
+        "split's mean and std (without it part1 often collapses to one class)",
+    },
+    dropout: { type: "string", value: "X", help: "dropout rate after hidden ReLUs, default 0" },
+    l2: { type: "string", value: "X", help: "L2 penalty on weights, default 0" },
+    augment: {
+      type: "string",
+      value: "LIST",
+      help: "training-time augmentation, drawn afresh per record and epoch: flip (mirror\n" +
+        "half the records), shift:N (move by up to N pixels each way, edges repeated),\n" +
+        "or both: flip,shift:8. Validation and test records are never augmented",
+    },
+    patience: { type: "string", value: "N", help: "stop after N epochs without a better validation loss" },
+    "eval-batch-size": { type: "string", value: "N", help: "records per evaluation batch, default 256" },
+    preset: {
+      type: "string",
+      value: "course",
+      help: "the course baseline's settings (batch 128, 10 epochs, Adam, lr 0.1 decayed 0.8\n" +
+        "for part3, constant 0.01 for part1, shuffle seed 220 + epoch, no standardisation);\n" +
+        "needs a --scale raw cache; flags given as well still win",
+    },
+    resume: { type: "boolean", help: "continue from MODEL_DIR's checkpoint" },
+    force: { type: "boolean", help: "replace an existing MODEL_DIR" },
+    backend: { type: "string", value: "wasm|cpu", help: "default wasm (cpu is ~10x slower)" },
+    threads: {
+      type: "string",
+      value: "N",
+      help: `threads for the WASM matrix products (default: one per core, ${navigator.hardwareConcurrency}\n` +
+        "here; on 2 cores part3 steps are ~1.5x faster than with 1). More than one starts\n" +
+        "tfjs' threaded build (engine/wasm_threads.ts); --threads 1 is the plain build",
+    },
+  },
+});
+
+await runCli(TRAIN_COMMAND, async (flags) => {
+  const hidden = flags.list("hidden")?.map((width) => {
+    if (!/^\d+$/.test(width)) {
+      throw new UsageError(`--hidden takes widths like 512,256; got "${flags.string("hidden")}"`);
+    }
+    return Number(width);
   });
-  if (values.help) return console.log(USAGE);
-  if (!values.data || !values.out) throw new TypeError("--data and --out are required");
-  const modelName = values.hidden ? "custom" : values.model ?? "part1";
-  if (!values.hidden && !(modelName in MODEL_PRESETS)) {
-    throw new TypeError(`unknown --model "${modelName}": use part1 or part3, or --hidden for a custom net`);
-  }
-  if (values.preset !== undefined && values.preset !== "course") {
-    throw new TypeError(`unknown --preset "${values.preset}": only "course"`);
-  }
-  const course = values.preset === "course";
-  const preset = MODEL_PRESETS[modelName];
-  const hidden = values.hidden
-    ? values.hidden.split(",").map((s) => {
-      if (!/^\s*\d+\s*$/.test(s)) throw new TypeError(`--hidden takes widths like 512,256; got "${values.hidden}"`);
-      return Number(s);
-    })
-    : preset.hidden;
-  const defaults = course
-    ? {
-      epochs: 10,
-      batchSize: 128,
-      lr: modelName === "part1" ? 0.01 : 0.1,
-      decay: modelName === "part1" ? 1 : 0.8,
-      seed: 220,
-    }
-    : { epochs: 10, batchSize: 64, lr: 0.001, decay: 0.8, seed: 1 };
-  const config: TrainConfig = {
-    data: values.data,
-    out: values.out,
-    model: modelName,
+  const preset = flags.string("preset") as TrainPreset | undefined;
+  const config = makeTrainConfig({
+    data: flags.string("data")!,
+    out: flags.string("out")!,
+    preset,
+    model: flags.string("model"),
     hidden,
-    batchNorm: values.hidden ? values["batch-norm"] ?? false : preset.batchNorm,
-    dropout: parseNumberFlag("--dropout", values.dropout, 0),
-    l2: parseNumberFlag("--l2", values.l2, 0),
-    epochs: parseIntegerFlag("--epochs", values.epochs, defaults.epochs),
-    batchSize: parseIntegerFlag("--batch-size", values["batch-size"], defaults.batchSize),
-    lr: parseNumberFlag("--lr", values.lr, defaults.lr),
-    decayRate: parseNumberFlag("--decay-rate", values["decay-rate"], defaults.decay),
-    optimizer: (values.optimizer ?? "adam") as OptimizerName,
-    seed: parseIntegerFlag("--seed", values.seed, defaults.seed),
-    valFraction: parseNumberFlag("--val-fraction", values["val-fraction"], 0.1),
-    valSplit: values["val-split"],
-    limitTrain: values["limit-train"] === undefined
-      ? undefined
-      : parseIntegerFlag("--limit-train", values["limit-train"], 0),
-    limitTest: values["limit-test"] === undefined
-      ? undefined
-      : parseIntegerFlag("--limit-test", values["limit-test"], 0),
-    standardize: !(values["no-standardize"] ?? course),
-    augment: values.augment === undefined ? undefined : parseAugment(values.augment),
-    patience: values.patience === undefined ? undefined : parseIntegerFlag("--patience", values.patience, 0),
-    evalBatchSize: parseIntegerFlag("--eval-batch-size", values["eval-batch-size"], 256),
-  };
-  if (course) {
-    const manifest = await readManifest(join(config.data, "train"));
-    if (manifest.scale !== "raw") {
-      throw new TrainConfigError(
-        `--preset course trains on raw 0..255 pixels, but ${config.data} was preprocessed with --scale ${manifest.scale}; ` +
-          "preprocess again with --scale raw (into another --out)",
-      );
-    }
-  }
-  const backendName = values.backend ?? "wasm";
+    batchNorm: hidden ? flags.boolean("batch-norm") : undefined,
+    dropout: flags.number("dropout"),
+    l2: flags.number("l2"),
+    epochs: flags.integer("epochs"),
+    batchSize: flags.integer("batch-size"),
+    lr: flags.number("lr"),
+    decayRate: flags.number("decay-rate"),
+    optimizer: flags.string("optimizer") as OptimizerName | undefined,
+    seed: flags.integer("seed"),
+    valFraction: flags.number("val-fraction"),
+    valSplit: flags.string("val-split"),
+    limitTrain: flags.integer("limit-train"),
+    limitTest: flags.integer("limit-test"),
+    standardize: flags.boolean("no-standardize") ? false : undefined,
+    augment: mapDefined(flags.string("augment"), parseAugment),
+    patience: flags.integer("patience"),
+    evalBatchSize: flags.integer("eval-batch-size"),
+  });
+  await checkPresetFitsCache(preset, config.data);
+  const backendName = flags.string("backend") ?? "wasm";
   if (backendName !== "wasm" && backendName !== "cpu") {
-    throw new TypeError(`--backend must be wasm or cpu, got "${backendName}"`);
+    throw new UsageError(`--backend must be wasm or cpu, got "${backendName}"`);
   }
   const backend = await initBackend(backendName, {
-    threads: parseIntegerFlag("--threads", values.threads, navigator.hardwareConcurrency),
+    threads: flags.integer("threads") ?? navigator.hardwareConcurrency,
   });
   console.error(`train: ${describeBackend(backend)}`);
   console.error(`config: ${JSON.stringify(config)}`);
-  const commit = await gitCommit();
   const result = await train(config, {
-    log: (line) => console.error(line),
+    resume: flags.boolean("resume"),
+    force: flags.boolean("force"),
     progress: true,
-    resume: values.resume ?? false,
-    force: values.force ?? false,
-    record: { backend, commit, deno: Deno.version.deno },
+    environment: await runEnvironment(backend),
+    hooks: { log: (line) => console.error(line) },
   });
   const last = result.history.at(-1);
   console.log(
@@ -194,15 +161,6 @@ await runCli(USAGE, async () => {
   stopBackendThreads();
 });
 
-async function gitCommit(): Promise<string | null> {
-  try {
-    const { code, stdout } = await new Deno.Command("git", {
-      args: ["rev-parse", "HEAD"],
-      stdout: "piped",
-      stderr: "null",
-    }).output();
-    return code === 0 ? new TextDecoder().decode(stdout).trim() : null;
-  } catch {
-    return null;
-  }
+function mapDefined<T, R>(value: T | undefined, map: (value: T) => R): R | undefined {
+  return value === undefined ? undefined : map(value);
 }

@@ -2,16 +2,29 @@
  * Learning curves as SVG: loss and accuracy per epoch, train against validation.
  * @module
  */
-import type { EpochRecord } from "./fit.ts";
-import { renderChart } from "../lib/svg_chart.ts";
+import { renderChart } from "../lib/mod.ts";
+
+/** The per-epoch numbers a learning curve plots. */
+export interface CurvePoint {
+  /** 1-based epoch. */
+  epoch: number;
+  /** Training loss. */
+  loss: number;
+  /** Training accuracy. */
+  accuracy: number;
+  /** Validation loss (NaN: none). */
+  valLoss: number;
+  /** Validation accuracy (NaN: none). */
+  valAccuracy: number;
+}
 
 /** Loss and accuracy per epoch, train against validation, as SVG. */
-export function learningCurves(history: EpochRecord[], title: string): string {
-  const series = (key: keyof EpochRecord, name: string, color: string, dashed = false) => ({
+export function learningCurves(history: CurvePoint[], title: string): string {
+  const series = (key: Exclude<keyof CurvePoint, "epoch">, name: string, color: string, dashed = false) => ({
     name,
     color,
     dashed,
-    points: history.map((r) => [r.epoch, Number(r[key])] as [number, number]),
+    points: history.map((r) => [r.epoch, r[key]] as [number, number]),
   });
   return renderChart([
     {

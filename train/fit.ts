@@ -2,113 +2,43 @@
  * The training loop: streams batches from the cache, trains with an in-place
  * optimizer and a per-epoch decayed learning rate, validates every epoch,
  * checkpoints, keeps the best epoch by validation loss, and writes the model
- * directory (standard tfjs layers model + training record).
+ * directory (standard tfjs layers model + run record).
+ *
+ * {@linkcode train} reads top to bottom as its phases: check the output folder,
+ * open the data, build the net, start fresh or resume, run the epochs, restore the
+ * best weights, evaluate once, write the model directory.
  * @module
  */
 import { join } from "node:path";
-import { openSplit, type SplitReader } from "../pipeline/shard_reader.ts";
-import { type Manifest, SplitFormatError } from "../pipeline/manifest.ts";
-import { writeFileAtomic, writeTextFileAtomic } from "../lib/atomic_file.ts";
-import { toCsv } from "../lib/csv.ts";
-import { createProgress, formatDuration } from "../lib/progress.ts";
-import { tensorMemory, tf } from "../engine/tf.ts";
+import { createProgress, formatDuration, OptionError, writeFileAtomic } from "../lib/mod.ts";
+import { type Manifest, openSplit, SplitFormatError, type SplitReader } from "../pipeline/mod.ts";
+import { tensorMemory, tf } from "../engine/mod.ts";
+import {
+  MODEL_FILES,
+  type ModelMetadata,
+  saveLayersModel,
+  type Standardization,
+  standardizationFromStats,
+  stdFloorFor,
+} from "../model/mod.ts";
+import { resumeKey, type TrainConfig, validateConfig } from "./config.ts";
 import {
   buildMlp,
   countParameters,
   disposeMlp,
   type Mlp,
-  type MlpSpec,
   parameters,
   predictProbabilities,
   stateTensors,
   trainStep,
 } from "./mlp.ts";
-import { Optimizer, OPTIMIZER_NAMES, type OptimizerName } from "./optimizers.ts";
-import {
-  BatchLoader,
-  disposeInput,
-  prefetchBatches,
-  shuffled,
-  splitTrainValidation,
-  type Standardization,
-  standardizationFromStats,
-  STD_FLOOR_UNIT,
-} from "./batches.ts";
+import { Optimizer } from "./optimizers.ts";
+import { BatchLoader, disposeInput, prefetchBatches, shuffled, splitTrainValidation } from "./batches.ts";
 import { computeMetrics, type Metrics } from "./metrics.ts";
 import { CheckpointError, loadCheckpoint, saveCheckpoint } from "./checkpoint.ts";
-import { MODEL_FILES, type ModelMetadata, saveLayersModel, toLayersModel } from "../model/model_files.ts";
-import { learningCurves } from "./curves.ts";
-import { type AugmentOptions, augments, formatAugment } from "./augment.ts";
-
-/** Everything that decides a training run. */
-export interface TrainConfig {
-  /** Cache folder holding train/ and test/ splits. */
-  data: string;
-  /** Model directory to write. */
-  out: string;
-  /** Preset name (part1, part3) or "custom". */
-  model: string;
-  /** Hidden layer widths. */
-  hidden: number[];
-  /** BatchNorm in hidden layers. */
-  batchNorm: boolean;
-  /** Dropout rate after hidden ReLUs. */
-  dropout: number;
-  /** L2 penalty on weights. */
-  l2: number;
-  /** Epochs. */
-  epochs: number;
-  /** Samples per step. */
-  batchSize: number;
-  /** Initial learning rate. */
-  lr: number;
-  /** Learning rate multiplier per epoch: lr·decay^epoch. */
-  decayRate: number;
-  /** Optimizer. */
-  optimizer: OptimizerName;
-  /** Seed of initialisation, validation split, shuffles (seed + epoch) and dropout. */
-  seed: number;
-  /** Fraction of train held out (stratified) for validation. */
-  valFraction: number;
-  /** Validate on this split of the cache (e.g. "validation") instead of holding out part of train. */
-  valSplit?: string;
-  /** Use only this many train records (stratified). */
-  limitTrain?: number;
-  /** Use only this many test records (stratified). */
-  limitTest?: number;
-  /** Standardise each pixel with the train split's mean and std. */
-  standardize: boolean;
-  /** Training-time augmentation (random flips and shifts drawn per record and epoch); none when absent. */
-  augment?: AugmentOptions;
-  /** Stop after this many epochs without a better validation loss. */
-  patience?: number;
-  /** Samples per evaluation batch. */
-  evalBatchSize: number;
-}
-
-/** One epoch's numbers. */
-export interface EpochRecord {
-  /** 1-based epoch. */
-  epoch: number;
-  /** Learning rate used. */
-  lr: number;
-  /** Mean training loss (training mode, over the epoch). */
-  loss: number;
-  /** Training accuracy (training mode, over the epoch). */
-  accuracy: number;
-  /** Validation loss (inference mode). */
-  valLoss: number;
-  /** Validation accuracy (inference mode). */
-  valAccuracy: number;
-  /** Wall seconds of the epoch's training steps. */
-  seconds: number;
-  /** Training samples per second. */
-  samplesPerSecond: number;
-  /** Seconds spent waiting for data. */
-  dataSeconds: number;
-  /** Live tensors after the epoch (constant when nothing leaks). */
-  tensors: number;
-}
+import { toLayersModel } from "./layers_model.ts";
+import { type EpochRecord, type FinalMetrics, RUN_FILES, writeRunRecord } from "./run_record.ts";
+import { augments, formatAugment } from "./augment.ts";
 
 /** What a run produced. */
 export interface TrainResult {
@@ -118,12 +48,8 @@ export interface TrainResult {
   bestEpoch: number;
   /** Whether early stopping ended the run. */
   stoppedEarly: boolean;
-  /**
-   * Final metrics in inference mode; `testBatchStatistics` is the test split again with BatchNorm left in
-   * training mode (batch statistics over seeded random batches of the training batch size), as the course
-   * baseline evaluated.
-   */
-  metrics: { train: Metrics; validation: Metrics | null; test: Metrics; testBatchStatistics: Metrics | null };
+  /** Final metrics (see {@linkcode FinalMetrics}). */
+  metrics: FinalMetrics;
   /** Wall seconds of this invocation. */
   wallSeconds: number;
   /** Trainable parameters. */
@@ -132,78 +58,173 @@ export interface TrainResult {
   classes: [string, string];
 }
 
-/** Hooks for progress and logs. */
-export interface TrainHooks {
-  /** A line of log output (default: nothing). */
-  log?: (line: string) => void;
-  /** Show a progress bar per epoch on stderr. */
-  progress?: boolean;
-  /** Continue from the checkpoint in `out`. */
+/** How a run starts and what it reports; none of it changes what is learned. */
+export interface TrainOptions {
+  /** Continue from the checkpoint in `config.out`. */
   resume?: boolean;
   /** Replace an existing model directory. */
   force?: boolean;
+  /** Show a progress bar per epoch on stderr. */
+  progress?: boolean;
   /** Extra fields for training.json (backend, commit, ...). */
-  record?: Record<string, unknown>;
-  /** Called after each epoch (tests use it to stop a run part-way). */
-  onEpoch?: (record: EpochRecord) => void | Promise<void>;
+  environment?: Record<string, unknown>;
+  /** Callbacks. */
+  hooks?: TrainHooks;
 }
 
-/** Raised for a configuration that cannot train, before any training starts. */
-export class TrainConfigError extends Error {
-  /** Creates the error. */
-  constructor(message: string) {
-    super(message);
-    this.name = "TrainConfigError";
-  }
+/** Callbacks during a run. */
+export interface TrainHooks {
+  /** A line of log output (default: nothing). */
+  log?: (line: string) => void;
+  /** Called after each epoch's checkpoint (tests use it to stop a run part-way). */
+  onEpoch?: (record: EpochRecord) => void | Promise<void>;
 }
 
 const CHECKPOINT_DIR = "checkpoint";
 /** Every file a run writes into its model directory. */
-const OUTPUT_FILES = [
-  MODEL_FILES.model,
-  MODEL_FILES.weights,
-  MODEL_FILES.stats,
-  "training.json",
-  "history.csv",
-  "curves.svg",
-];
+const OUTPUT_FILES = [MODEL_FILES.model, MODEL_FILES.weights, MODEL_FILES.stats, ...Object.values(RUN_FILES)];
 
-/** Checks numbers and names of a configuration; throws {@linkcode TrainConfigError}. */
-export function validateConfig(config: TrainConfig): void {
-  const positiveInteger = (name: string, value: number | undefined) => {
-    if (value !== undefined && !(Number.isInteger(value) && value > 0)) {
-      throw new TrainConfigError(`${name} must be a positive integer, got ${value}`);
-    }
+/** Trains per `config`, writing the model directory; returns the history and final metrics. */
+export async function train(config: TrainConfig, options: TrainOptions = {}): Promise<TrainResult> {
+  const started = performance.now();
+  const log = options.hooks?.log ?? (() => {});
+  validateConfig(config);
+  const outHoldsRun = await checkOutputFolder(config, options);
+  // Freed in reverse order however the run ends: optimizer state, the net, then the data's readers and workers.
+  using resources = new DisposableStack();
+  const data = resources.adopt(await openData(config), (d) => d.close());
+  const { hidden, batchNorm, dropout } = config;
+  const mlp = resources.adopt(
+    buildMlp({ inputSize: data.inputSize, hidden, batchNorm, dropout }, config.seed),
+    disposeMlp,
+  );
+  const optimizer = resources.adopt(
+    new Optimizer(parameters(mlp), { name: config.optimizer, l2: config.l2 }),
+    (o) => o.dispose(),
+  );
+
+  const progress = options.resume
+    ? await resumeProgress(config, mlp, optimizer, log)
+    : { history: [], best: null, bestWeights: null, epoch: 0 };
+  if (!options.resume && outHoldsRun) await removeOutputs(config.out);
+  await Deno.mkdir(config.out, { recursive: true });
+  log(describeData(config, data));
+  log(describeNet(config, mlp, data.inputSize));
+
+  const stoppedEarly = await runEpochs(config, { mlp, optimizer, data, progress, options });
+
+  // Keep the best epoch by validation loss; evaluate once, in inference mode.
+  if (progress.bestWeights) restore(mlp, progress.bestWeights);
+  const result: TrainResult = {
+    history: progress.history,
+    bestEpoch: progress.best?.epoch ?? progress.history.length,
+    stoppedEarly,
+    metrics: await evaluateFinal(config, mlp, data),
+    wallSeconds: (performance.now() - started) / 1000,
+    parameterCount: countParameters(mlp),
+    classes: data.manifest.classes,
   };
-  positiveInteger("--epochs", config.epochs);
-  positiveInteger("--batch-size", config.batchSize);
-  positiveInteger("--limit-train", config.limitTrain);
-  positiveInteger("--limit-test", config.limitTest);
-  positiveInteger("--patience", config.patience);
-  if (!(config.lr > 0)) throw new TrainConfigError(`--lr must be positive, got ${config.lr}`);
-  if (!(config.decayRate > 0 && config.decayRate <= 1)) {
-    throw new TrainConfigError(`--decay-rate must be in (0, 1], got ${config.decayRate}`);
-  }
-  if (!(config.valFraction >= 0 && config.valFraction < 1)) {
-    throw new TrainConfigError(`--val-fraction must be in [0, 1), got ${config.valFraction}`);
-  }
-  if (config.valSplit === "test" || config.valSplit === "train") {
-    throw new TrainConfigError(
-      `--val-split must name a third split, not "${config.valSplit}": validation never comes from test`,
+  await writeModelDirectory(config, data, mlp, result, options.environment ?? {});
+  return result;
+}
+
+/** Whether `config.out` already holds a run; throws unless the options say what to do with it. */
+async function checkOutputFolder(config: TrainConfig, options: TrainOptions): Promise<boolean> {
+  if (options.resume && options.force) throw new OptionError("Cannot both {resume} and {force} (replace) a run");
+  const exists = (name: string) => Deno.stat(join(config.out, name)).then(() => true, () => false);
+  const holdsRun = await exists(MODEL_FILES.model) || await exists(CHECKPOINT_DIR);
+  if (holdsRun && !options.force && !options.resume) {
+    throw new OptionError(
+      `Cannot train into ${config.out}: it already holds a model or checkpoint; set {force} to replace it ` +
+        `or {resume} to continue it`,
     );
   }
-  if (!(config.dropout >= 0 && config.dropout < 1)) {
-    throw new TrainConfigError(`--dropout must be in [0, 1), got ${config.dropout}`);
+  return holdsRun;
+}
+
+/** Removes only what a run writes, never the folder itself (it may hold other things). */
+async function removeOutputs(out: string): Promise<void> {
+  for (const name of [...OUTPUT_FILES, CHECKPOINT_DIR]) {
+    await Deno.remove(join(out, name), { recursive: true }).catch(() => {});
   }
-  if (config.augment && !(Number.isInteger(config.augment.shift) && config.augment.shift >= 0)) {
-    throw new TrainConfigError(`--augment shift must be a whole number of pixels >= 0, got ${config.augment.shift}`);
-  }
-  if (!(config.l2 >= 0)) throw new TrainConfigError(`--l2 must be >= 0, got ${config.l2}`);
-  if (config.hidden.length === 0 || config.hidden.some((h) => !(Number.isInteger(h) && h > 0))) {
-    throw new TrainConfigError(`hidden layer widths must be positive integers, got "${config.hidden.join(",")}"`);
-  }
-  if (!OPTIMIZER_NAMES.includes(config.optimizer)) {
-    throw new TrainConfigError(`unknown optimizer "${config.optimizer}": use ${OPTIMIZER_NAMES.join(", ")}`);
+}
+
+/** The cache opened for a run: its splits, their batch loaders and the record indices each phase uses. */
+interface RunData {
+  manifest: Manifest;
+  inputSize: number;
+  /** The train split's pixel statistics (mean then std), when standardising. */
+  stats: Float32Array | null;
+  trainLoader: BatchLoader;
+  validationLoader: BatchLoader;
+  testLoader: BatchLoader;
+  /** Training records, and the validation records (of train, or of the validation split). */
+  indices: { train: Uint32Array; validation: Uint32Array; test: Uint32Array };
+  /** Whether validation comes from a split of its own. */
+  validationSplit: boolean;
+  close(): void;
+}
+
+/** Opens train, test and (optionally) a validation split, checks they fit together, and starts their loaders. */
+async function openData(config: TrainConfig): Promise<RunData> {
+  const readers: SplitReader[] = [];
+  const loaders: BatchLoader[] = [];
+  const close = () => {
+    loaders.forEach((loader) => loader.close());
+    readers.forEach((reader) => reader.close());
+  };
+  try {
+    for (const name of ["train", "test", ...(config.valSplit ? [config.valSplit] : [])]) {
+      readers.push(await openSplit(join(config.data, name)));
+      if (readers.length > 1) checkCompatible(config.data, readers[0], readers.at(-1)!, name);
+    }
+    const [trainSplit, testSplit, validationSplit] = readers;
+    const manifest = trainSplit.manifest;
+    const inputSize = trainSplit.recordSize;
+    let stats: Float32Array | null = null;
+    let standardization: Standardization | undefined;
+    if (config.standardize) {
+      const bytes = await Deno.readFile(join(config.data, "train", manifest.pixelStats.file));
+      stats = new Float32Array(bytes.buffer, bytes.byteOffset, bytes.length / 4);
+      standardization = standardizationFromStats(stats, inputSize, stdFloorFor(manifest.scale));
+    }
+    const load = async (name: string) => {
+      const loader = await BatchLoader.create(join(config.data, name), inputSize, standardization);
+      loaders.push(loader);
+      return loader;
+    };
+    const trainLoader = await load("train");
+    const testLoader = await load("test");
+    const validationLoader = validationSplit ? await load(config.valSplit!) : trainLoader;
+    const split = splitTrainValidation(trainSplit.labels, {
+      fraction: validationSplit ? 0 : config.valFraction,
+      seed: config.seed,
+      limit: config.limitTrain,
+      // A flipped split stores each image and its mirror side by side: they stay on the same side of the split.
+      groupSize: manifest.augmentation === "flip" ? 2 : 1,
+    });
+    if (split.train.length === 0) {
+      throw new OptionError("Cannot train: no training records are left after {limitTrain} and {valFraction}");
+    }
+    const validation = validationSplit
+      ? Uint32Array.from({ length: validationSplit.count }, (_, i) => i)
+      : split.validation;
+    const test =
+      splitTrainValidation(testSplit.labels, { fraction: 0, seed: config.seed, limit: config.limitTest }).train;
+    return {
+      manifest,
+      inputSize,
+      stats,
+      trainLoader,
+      validationLoader,
+      testLoader,
+      indices: { train: split.train, validation, test },
+      validationSplit: validationSplit !== undefined,
+      close,
+    };
+  } catch (error) {
+    close();
+    throw error;
   }
 }
 
@@ -212,44 +233,188 @@ function checkCompatible(dir: string, train: SplitReader, other: SplitReader, na
   if (train.recordSize !== other.recordSize) {
     throw new SplitFormatError(
       `${dir}: train records are ${train.manifest.width}x${train.manifest.height} but ${name} records are ` +
-        `${other.manifest.width}x${other.manifest.height}; preprocess both with the same --size`,
+        `${other.manifest.width}x${other.manifest.height}; preprocess both at the same size`,
     );
   }
   if (train.manifest.scale !== other.manifest.scale) {
     throw new SplitFormatError(
-      `${dir}: train is --scale ${train.manifest.scale} but ${name} is --scale ${other.manifest.scale}`,
+      `${dir}: train is at ${train.manifest.scale} scale but ${name} is at ${other.manifest.scale} scale`,
     );
   }
 }
 
-/** Opens train, test and (optionally) a validation split, checking they fit together. */
-async function openData(dir: string, valSplit?: string): Promise<SplitReader[]> {
-  const readers: SplitReader[] = [];
-  try {
-    for (const name of ["train", "test", ...(valSplit ? [valSplit] : [])]) {
-      readers.push(await openSplit(join(dir, name)));
-      if (readers.length > 1) checkCompatible(dir, readers[0], readers.at(-1)!, name);
-    }
-  } catch (error) {
-    readers.forEach((r) => r.close());
-    throw error;
+/** Where a run stands: the epochs done, the best one and its weights. */
+interface RunProgress {
+  history: EpochRecord[];
+  best: { epoch: number; validationLoss: number; epochsSince: number } | null;
+  bestWeights: Float32Array[] | null;
+  /** Epochs completed. */
+  epoch: number;
+}
+
+/** Loads the checkpoint into the net and optimizer, after checking it was made with the same settings. */
+async function resumeProgress(
+  config: TrainConfig,
+  mlp: Mlp,
+  optimizer: Optimizer,
+  log: (line: string) => void,
+): Promise<RunProgress> {
+  const dir = join(config.out, CHECKPOINT_DIR);
+  const checkpoint = await loadCheckpoint<ReturnType<typeof resumeKey>, EpochRecord>(
+    dir,
+    parameters(mlp).map((p) => p.tensor.size),
+  );
+  const expected = JSON.stringify(resumeKey(config));
+  if (JSON.stringify(checkpoint.state.config) !== expected) {
+    throw new CheckpointError(
+      `the checkpoint in ${dir} was made with different settings:\n  checkpoint: ${
+        JSON.stringify(checkpoint.state.config)
+      }\n  this run:   ${expected}`,
+    );
   }
-  return readers;
+  restore(mlp, checkpoint.tensors);
+  optimizer.restore({ step: checkpoint.state.optimizerStep, slots: checkpoint.optimizerSlots });
+  log(`resuming after epoch ${checkpoint.state.epoch} (optimizer step ${optimizer.step})`);
+  return {
+    history: checkpoint.state.history,
+    best: checkpoint.state.best,
+    bestWeights: checkpoint.best,
+    epoch: checkpoint.state.epoch,
+  };
 }
 
-/** The smallest std used in standardisation: 1/255 of a gray level on a unit-scale cache, 1 on a raw one. */
-function stdFloor(manifest: Manifest): number {
-  return manifest.scale === "unit" ? STD_FLOOR_UNIT : 1;
+/** What the epoch loop works on. */
+interface EpochContext {
+  mlp: Mlp;
+  optimizer: Optimizer;
+  data: RunData;
+  progress: RunProgress;
+  options: TrainOptions;
 }
 
-/** Probabilities for `indices` of a split, in inference mode. */
-async function predictIndices(
+/** Runs the remaining epochs, each followed by validation, best-epoch tracking and a checkpoint; true if stopped early. */
+async function runEpochs(config: TrainConfig, context: EpochContext): Promise<boolean> {
+  const { progress, options } = context;
+  for (let epoch = progress.epoch; epoch < config.epochs; epoch++) {
+    if (config.patience !== undefined && progress.best && progress.best.epochsSince >= config.patience) return true;
+    const record = await trainEpoch(config, context, epoch);
+    progress.history.push(record);
+    progress.epoch = epoch + 1;
+    // One copy of the weights per epoch serves both the checkpoint and, when it improved, the best weights.
+    const weights = snapshot(context.mlp);
+    const bestChanged = updateBest(progress, record, weights, context.data.indices.validation.length > 0);
+    options.hooks?.log?.(formatEpoch(record, config.epochs) + (bestChanged ? "  *best" : ""));
+    await saveCheckpoint(join(config.out, CHECKPOINT_DIR), {
+      epoch: progress.epoch,
+      config: resumeKey(config),
+      history: progress.history,
+      best: progress.best,
+      optimizerStep: context.optimizer.step,
+    }, {
+      tensors: weights,
+      optimizerSlots: context.optimizer.state().slots,
+      best: progress.bestWeights,
+      bestChanged,
+    });
+    await options.hooks?.onEpoch?.(record);
+  }
+  return false;
+}
+
+/** One pass over the shuffled training records, then validation. */
+async function trainEpoch(config: TrainConfig, context: EpochContext, epoch: number): Promise<EpochRecord> {
+  const { mlp, optimizer, data } = context;
+  const lr = config.lr * config.decayRate ** epoch;
+  const order = shuffled(data.indices.train, config.seed + epoch);
+  const bar = context.options.progress
+    ? createProgress({
+      total: Math.ceil(order.length / config.batchSize),
+      label: `epoch ${epoch + 1}/${config.epochs}`,
+      unit: "batches",
+    })
+    : undefined;
+  const augment = config.augment && augments(config.augment)
+    ? { options: config.augment, seed: config.seed * 1_000_003 + epoch * 7_919 }
+    : undefined;
+  let lossSum = 0, correct = 0, seen = 0, dataSeconds = 0, step = 0;
+  const epochStart = performance.now();
+  let waitStart = performance.now();
+  for await (const host of prefetchBatches(data.trainLoader, order, config.batchSize, { augment })) {
+    dataSeconds += (performance.now() - waitStart) / 1000;
+    const batch = data.trainLoader.toTensors(host);
+    const result = trainStep(mlp, batch, { dropoutSeed: config.seed * 1_000_003 + epoch * 100_003 + step });
+    optimizer.apply(result.gradients, lr);
+    result.gradients.forEach((g) => g.dispose());
+    disposeInput(batch);
+    lossSum += result.loss * host.size;
+    correct += result.correct;
+    seen += host.size;
+    step++;
+    bar?.tick(1, `loss ${(lossSum / seen).toFixed(4)}`);
+    waitStart = performance.now();
+  }
+  bar?.done();
+  const seconds = (performance.now() - epochStart) / 1000;
+  const validation = data.indices.validation.length > 0
+    ? await evaluate(mlp, data.validationLoader, data.indices.validation, config.evalBatchSize)
+    : null;
+  return {
+    epoch: epoch + 1,
+    lr,
+    loss: lossSum / seen,
+    accuracy: correct / seen,
+    valLoss: validation?.loss ?? NaN,
+    valAccuracy: validation?.accuracy ?? NaN,
+    seconds,
+    samplesPerSecond: seen / seconds,
+    dataSeconds,
+    tensors: tf.memory().numTensors,
+  };
+}
+
+/** Records the epoch as the best when its validation loss is the lowest yet; true when it is. */
+function updateBest(progress: RunProgress, record: EpochRecord, weights: Float32Array[], validating: boolean): boolean {
+  if (!validating) return false;
+  if (progress.best && !(record.valLoss < progress.best.validationLoss)) {
+    progress.best.epochsSince++;
+    return false;
+  }
+  progress.best = { epoch: record.epoch, validationLoss: record.valLoss, epochsSince: 0 };
+  progress.bestWeights = weights;
+  return true;
+}
+
+/** Metrics of the kept weights on train, validation and test, in inference mode (and with batch statistics). */
+async function evaluateFinal(config: TrainConfig, mlp: Mlp, data: RunData): Promise<FinalMetrics> {
+  const { indices } = data;
+  const metrics: FinalMetrics = {
+    train: await evaluate(mlp, data.trainLoader, indices.train, config.evalBatchSize),
+    validation: indices.validation.length > 0
+      ? await evaluate(mlp, data.validationLoader, indices.validation, config.evalBatchSize)
+      : null,
+    test: await evaluate(mlp, data.testLoader, indices.test, config.evalBatchSize),
+    testBatchStatistics: null,
+  };
+  if (mlp.spec.batchNorm) {
+    // What the course baseline measured: BatchNorm still in training mode at test time, batches of the training
+    // size. The batches are drawn in a seeded random order, as from the course's interleaved test CSV; a split
+    // sorted by label would put one class in each batch, and batch statistics would then erase the class signal.
+    const order = shuffled(indices.test, config.seed);
+    metrics.testBatchStatistics = await evaluate(mlp, data.testLoader, order, config.batchSize, {
+      batchStatistics: true,
+    });
+  }
+  return metrics;
+}
+
+/** Metrics of the net on records `indices` of a split. */
+async function evaluate(
   mlp: Mlp,
   loader: BatchLoader,
   indices: Uint32Array,
   batchSize: number,
   options: { batchStatistics?: boolean } = {},
-) {
+): Promise<Metrics> {
   const probabilities = new Float32Array(indices.length), labels = new Uint8Array(indices.length);
   let offset = 0;
   for await (const host of prefetchBatches(loader, indices, batchSize)) {
@@ -261,7 +426,7 @@ async function predictIndices(
     p.dispose();
     disposeInput(batch);
   }
-  return { probabilities, labels };
+  return computeMetrics(probabilities, labels);
 }
 
 /** Copies the net's tensors out (for best weights and checkpoints). */
@@ -278,217 +443,18 @@ function restore(mlp: Mlp, values: Float32Array[]): void {
   tensors.forEach((t, i) => tensorMemory(t).set(values[i]));
 }
 
-/** The config fields that must match for --resume. */
-function resumeKey(config: TrainConfig) {
-  const { out: _out, epochs: _epochs, patience: _patience, evalBatchSize: _eval, ...rest } = config;
-  return rest;
+function describeData(config: TrainConfig, data: RunData): string {
+  const { manifest, indices } = data;
+  const where = data.validationSplit ? ` (split "${config.valSplit}")` : "";
+  const augmented = config.augment && augments(config.augment) ? `, augmented: ${formatAugment(config.augment)}` : "";
+  return `data: ${indices.train.length} train, ${indices.validation.length} validation${where}, ` +
+    `${indices.test.length} test records of ${manifest.width}x${manifest.height} ` +
+    `(${manifest.scale} scale${config.standardize ? ", standardised" : ""}${augmented})`;
 }
 
-/** Trains per `config`, writing the model directory; returns the history and final metrics. */
-export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promise<TrainResult> {
-  const started = performance.now();
-  const log = hooks.log ?? (() => {});
-  validateConfig(config);
-  const outExists = await Deno.stat(join(config.out, MODEL_FILES.model)).then(() => true, () => false) ||
-    await Deno.stat(join(config.out, CHECKPOINT_DIR)).then(() => true, () => false);
-  if (outExists && !hooks.force && !hooks.resume) {
-    throw new TrainConfigError(
-      `${config.out} already holds a model or checkpoint; pass --force to replace it or --resume to continue`,
-    );
-  }
-  const [trainSplit, testSplit, validationSplit] = await openData(config.data, config.valSplit);
-  const inputSize = trainSplit.recordSize;
-  const manifest = trainSplit.manifest;
-  let standardization: Standardization | undefined;
-  let stats: Float32Array | null = null;
-  if (config.standardize) {
-    const bytes = await Deno.readFile(join(config.data, "train", manifest.pixelStats.file));
-    stats = new Float32Array(bytes.buffer, bytes.byteOffset, bytes.length / 4);
-    standardization = standardizationFromStats(stats, inputSize, stdFloor(manifest));
-  }
-  const trainLoader = await BatchLoader.create(join(config.data, "train"), inputSize, standardization);
-  const testLoader = await BatchLoader.create(join(config.data, "test"), inputSize, standardization);
-  const validationLoader = validationSplit
-    ? await BatchLoader.create(join(config.data, config.valSplit!), inputSize, standardization)
-    : trainLoader;
-  const split = splitTrainValidation(trainSplit.labels, {
-    fraction: validationSplit ? 0 : config.valFraction,
-    seed: config.seed,
-    limit: config.limitTrain,
-    // A flipped split stores each image and its mirror side by side: they stay on the same side of the split.
-    groupSize: manifest.augmentation === "flip" ? 2 : 1,
-  });
-  if (validationSplit) split.validation = Uint32Array.from({ length: validationSplit.count }, (_, i) => i);
-  const testIndices =
-    splitTrainValidation(testSplit.labels, { fraction: 0, seed: config.seed, limit: config.limitTest }).train;
-  if (split.train.length === 0) {
-    throw new TrainConfigError("no training records left after --limit-train / --val-fraction");
-  }
-
-  const spec: MlpSpec = { inputSize, hidden: config.hidden, batchNorm: config.batchNorm, dropout: config.dropout };
-  const mlp = buildMlp(spec, config.seed);
-  const params = parameters(mlp);
-  const optimizer = new Optimizer(params, { name: config.optimizer, l2: config.l2 });
-  const checkpointDir = join(config.out, CHECKPOINT_DIR);
-  let history: EpochRecord[] = [];
-  let best: { epoch: number; validationLoss: number; epochsSince: number } | null = null;
-  let bestWeights: Float32Array[] | null = null;
-  let startEpoch = 0;
-  try {
-    if (hooks.resume) {
-      const checkpoint = await loadCheckpoint<ReturnType<typeof resumeKey>, EpochRecord>(
-        checkpointDir,
-        params.map((p) => p.tensor.size),
-      );
-      if (JSON.stringify(checkpoint.state.config) !== JSON.stringify(resumeKey(config))) {
-        throw new CheckpointError(
-          `the checkpoint in ${checkpointDir} was made with different settings:\n  checkpoint: ${
-            JSON.stringify(checkpoint.state.config)
-          }\n  this run:   ${JSON.stringify(resumeKey(config))}`,
-        );
-      }
-      restore(mlp, checkpoint.tensors);
-      optimizer.restore({ step: checkpoint.state.optimizerStep, slots: checkpoint.optimizerSlots });
-      history = checkpoint.state.history;
-      best = checkpoint.state.best;
-      bestWeights = checkpoint.best;
-      startEpoch = checkpoint.state.epoch;
-      log(`resuming after epoch ${startEpoch} (optimizer step ${optimizer.step})`);
-    } else if (outExists) {
-      // --force: remove only what a run writes, never the folder itself (it may hold other things).
-      for (const name of [...OUTPUT_FILES, CHECKPOINT_DIR]) {
-        await Deno.remove(join(config.out, name), { recursive: true }).catch(() => {});
-      }
-    }
-    await Deno.mkdir(config.out, { recursive: true });
-    log(
-      `data: ${split.train.length} train, ${split.validation.length} validation${
-        validationSplit ? ` (split "${config.valSplit}")` : ""
-      }, ${testIndices.length} test records of ` +
-        `${manifest.width}x${manifest.height} (${manifest.scale} scale${config.standardize ? ", standardised" : ""}${
-          config.augment && augments(config.augment) ? `, augmented: ${formatAugment(config.augment)}` : ""
-        })`,
-    );
-    log(
-      `net: ${[inputSize, ...config.hidden, 1].join(" -> ")}${config.batchNorm ? " with BatchNorm" : ""}, ${
-        countParameters(mlp).toLocaleString("en")
-      } parameters`,
-    );
-
-    let stoppedEarly = false;
-    const stepsPerEpoch = Math.ceil(split.train.length / config.batchSize);
-    for (let epoch = startEpoch; epoch < config.epochs; epoch++) {
-      if (config.patience !== undefined && best && best.epochsSince >= config.patience) {
-        stoppedEarly = true;
-        break;
-      }
-      const lr = config.lr * config.decayRate ** epoch;
-      const order = shuffled(split.train, config.seed + epoch);
-      const bar = hooks.progress
-        ? createProgress({ total: stepsPerEpoch, label: `epoch ${epoch + 1}/${config.epochs}`, unit: "batches" })
-        : undefined;
-      let lossSum = 0, correct = 0, seen = 0, dataSeconds = 0, step = 0;
-      const epochStart = performance.now();
-      let waitStart = performance.now();
-      const augment = config.augment && augments(config.augment)
-        ? { options: config.augment, seed: config.seed * 1_000_003 + epoch * 7_919 }
-        : undefined;
-      for await (const host of prefetchBatches(trainLoader, order, config.batchSize, { augment })) {
-        dataSeconds += (performance.now() - waitStart) / 1000;
-        const batch = trainLoader.toTensors(host);
-        const result = trainStep(mlp, batch, { dropoutSeed: config.seed * 1_000_003 + epoch * 100_003 + step });
-        optimizer.apply(result.gradients, lr);
-        result.gradients.forEach((g) => g.dispose());
-        disposeInput(batch);
-        lossSum += result.loss * host.size;
-        correct += result.correct;
-        seen += host.size;
-        step++;
-        bar?.tick(1, `loss ${(lossSum / seen).toFixed(4)}`);
-        waitStart = performance.now();
-      }
-      bar?.done();
-      const seconds = (performance.now() - epochStart) / 1000;
-      let valLoss = NaN, valAccuracy = NaN;
-      if (split.validation.length > 0) {
-        const v = await predictIndices(mlp, validationLoader, split.validation, config.evalBatchSize);
-        const m = computeMetrics(v.probabilities, v.labels);
-        [valLoss, valAccuracy] = [m.loss, m.accuracy];
-      }
-      const record: EpochRecord = {
-        epoch: epoch + 1,
-        lr,
-        loss: lossSum / seen,
-        accuracy: correct / seen,
-        valLoss,
-        valAccuracy,
-        seconds,
-        samplesPerSecond: seen / seconds,
-        dataSeconds,
-        tensors: tf.memory().numTensors,
-      };
-      history.push(record);
-      // One copy of the weights per epoch serves both the checkpoint and, when it improved, the best weights.
-      const weights = snapshot(mlp);
-      let bestChanged = false;
-      if (split.validation.length > 0) {
-        if (!best || valLoss < best.validationLoss) {
-          best = { epoch: epoch + 1, validationLoss: valLoss, epochsSince: 0 };
-          bestWeights = weights;
-          bestChanged = true;
-        } else {
-          best.epochsSince++;
-        }
-      }
-      log(formatEpoch(record, config.epochs) + (bestChanged ? "  *best" : ""));
-      await saveCheckpoint(checkpointDir, {
-        epoch: epoch + 1,
-        config: resumeKey(config),
-        history,
-        best,
-        optimizerStep: optimizer.step,
-      }, { tensors: weights, optimizerSlots: optimizer.state().slots, best: bestWeights, bestChanged });
-      await hooks.onEpoch?.(record);
-    }
-
-    // Keep the best epoch by validation loss; evaluate once, in inference mode.
-    const bestEpoch = best?.epoch ?? history.length;
-    if (bestWeights && best) restore(mlp, bestWeights);
-    const evaluate = async (loader: BatchLoader, indices: Uint32Array) => {
-      const r = await predictIndices(mlp, loader, indices, config.evalBatchSize);
-      return computeMetrics(r.probabilities, r.labels);
-    };
-    const metrics = {
-      train: await evaluate(trainLoader, split.train),
-      validation: split.validation.length > 0 ? await evaluate(validationLoader, split.validation) : null,
-      test: await evaluate(testLoader, testIndices),
-      testBatchStatistics: null as Metrics | null,
-    };
-    if (mlp.spec.batchNorm) {
-      // What the course baseline measured: BatchNorm still in training mode at test time, batches of the training
-      // size. The batches are drawn in a seeded random order, as from the course's interleaved test CSV; a split
-      // sorted by label would put one class in each batch, and batch statistics would then erase the class signal.
-      const order = shuffled(testIndices, config.seed);
-      const r = await predictIndices(mlp, testLoader, order, config.batchSize, { batchStatistics: true });
-      metrics.testBatchStatistics = computeMetrics(r.probabilities, r.labels);
-    }
-    const result: TrainResult = {
-      history,
-      bestEpoch,
-      stoppedEarly,
-      metrics,
-      wallSeconds: (performance.now() - started) / 1000,
-      parameterCount: countParameters(mlp),
-      classes: manifest.classes,
-    };
-    await writeModelDirectory(config, manifest, mlp, result, stats, hooks.record ?? {});
-    return result;
-  } finally {
-    optimizer.dispose();
-    disposeMlp(mlp);
-    for (const loader of new Set([trainLoader, testLoader, validationLoader])) loader.close();
-    for (const reader of [trainSplit, testSplit, validationSplit]) reader?.close();
-  }
+function describeNet(config: TrainConfig, mlp: Mlp, inputSize: number): string {
+  return `net: ${[inputSize, ...config.hidden, 1].join(" -> ")}${config.batchNorm ? " with BatchNorm" : ""}, ` +
+    `${countParameters(mlp).toLocaleString("en")} parameters`;
 }
 
 /** One log line for an epoch. */
@@ -503,15 +469,15 @@ export function formatEpoch(r: EpochRecord, epochs: number): string {
   }%)`;
 }
 
-/** Writes model.json, weights.bin, pixel stats, training.json, history.csv and curves.svg. */
+/** Writes the model (model.json, weights.bin, pixel stats) and the run record. */
 async function writeModelDirectory(
   config: TrainConfig,
-  manifest: Manifest,
+  data: RunData,
   mlp: Mlp,
   result: TrainResult,
-  stats: Float32Array | null,
-  record: Record<string, unknown>,
+  environment: Record<string, unknown>,
 ): Promise<void> {
+  const { manifest, stats } = data;
   if (stats) {
     await writeFileAtomic(
       join(config.out, MODEL_FILES.stats),
@@ -522,7 +488,7 @@ async function writeModelDirectory(
     inputSize: mlp.spec.inputSize,
     classes: manifest.classes,
     preprocess: manifest.preprocess,
-    standardize: stats ? { file: MODEL_FILES.stats, stdFloor: stdFloor(manifest) } : null,
+    standardize: stats ? { file: MODEL_FILES.stats, stdFloor: stdFloorFor(manifest.scale) } : null,
     architecture: { model: config.model, hidden: config.hidden, batchNorm: config.batchNorm, dropout: config.dropout },
   };
   const model = toLayersModel(mlp);
@@ -531,38 +497,18 @@ async function writeModelDirectory(
   } finally {
     model.dispose();
   }
-  const columns = [
-    "epoch",
-    "lr",
-    "loss",
-    "accuracy",
-    "valLoss",
-    "valAccuracy",
-    "seconds",
-    "samplesPerSecond",
-    "dataSeconds",
-  ] as const;
-  await writeTextFileAtomic(
-    join(config.out, "history.csv"),
-    toCsv([...columns], result.history.map((r) => columns.map((c) => String(r[c])))),
-  );
-  await writeTextFileAtomic(join(config.out, "curves.svg"), learningCurves(result.history, config.model));
-  await writeTextFileAtomic(
-    join(config.out, "training.json"),
-    JSON.stringify(
-      {
-        config,
-        preprocess: manifest.preprocess,
-        data: { manifestTrain: manifest.source, classes: manifest.classes },
-        bestEpoch: result.bestEpoch,
-        stoppedEarly: result.stoppedEarly,
-        parameterCount: result.parameterCount,
-        metrics: result.metrics,
-        wallSeconds: result.wallSeconds,
-        ...record,
-      },
-      null,
-      2,
-    ) + "\n",
-  );
+  await writeRunRecord(config.out, {
+    training: {
+      config,
+      preprocess: manifest.preprocess,
+      data: { manifestTrain: manifest.source, classes: manifest.classes },
+      bestEpoch: result.bestEpoch,
+      stoppedEarly: result.stoppedEarly,
+      parameterCount: result.parameterCount,
+      metrics: result.metrics,
+      wallSeconds: result.wallSeconds,
+      ...environment,
+    },
+    history: result.history,
+  });
 }

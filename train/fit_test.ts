@@ -1,12 +1,12 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { makeLabelledSet } from "../fixtures/make_fixtures.ts";
-import { preprocess } from "../pipeline/preprocess.ts";
-import { initBackend } from "../engine/tf.ts";
-import { train, type TrainConfig, TrainConfigError } from "./fit.ts";
-import { buildMlp, countParameters, disposeMlp, MODEL_PRESETS } from "./mlp.ts";
-import { loadLayersModel } from "../model/model_files.ts";
-import { SplitFormatError } from "../pipeline/manifest.ts";
+import { makeLabelledSet } from "../demo/synthetic_set.ts";
+import { preprocess, SplitFormatError } from "../pipeline/mod.ts";
+import { initBackend } from "../engine/mod.ts";
+import { OptionError } from "../lib/mod.ts";
+import { train } from "./fit.ts";
+import { makeTrainConfig, type TrainConfig } from "./config.ts";
+import { loadLayersModel } from "../model/mod.ts";
 import { batchStatisticsAccuracy } from "../experiments/study.ts";
 
 await initBackend("wasm");
@@ -23,24 +23,18 @@ async function cache(size = 16) {
   return dir;
 }
 
-const base = (dir: string, out: string): TrainConfig => ({
-  data: join(dir, "cache"),
-  out: join(dir, out),
-  model: "part1",
-  hidden: [5, 3],
-  batchNorm: false,
-  dropout: 0,
-  l2: 0,
-  epochs: 6,
-  batchSize: 16,
-  lr: 0.01,
-  decayRate: 0.9,
-  optimizer: "adam",
-  seed: 3,
-  valFraction: 0.2,
-  standardize: true,
-  evalBatchSize: 64,
-});
+const base = (dir: string, out: string): TrainConfig =>
+  makeTrainConfig({
+    data: join(dir, "cache"),
+    out: join(dir, out),
+    epochs: 6,
+    batchSize: 16,
+    lr: 0.01,
+    decayRate: 0.9,
+    seed: 3,
+    valFraction: 0.2,
+    evalBatchSize: 64,
+  });
 
 Deno.test("train() learns the fixture task, keeps the tensor count flat and writes a loadable model", async () => {
   const dir = await cache();
@@ -79,8 +73,10 @@ Deno.test("train() with --resume after an interruption ends with the same weight
   const interrupted = { ...config, out: join(dir, "interrupted") };
   await assert.rejects(() =>
     train(interrupted, {
-      onEpoch: (r) => {
-        if (r.epoch === 2) throw new Error("simulated crash");
+      hooks: {
+        onEpoch: (r) => {
+          if (r.epoch === 2) throw new Error("simulated crash");
+        },
       },
     }), /simulated crash/);
   const resumed = await train(interrupted, { resume: true });
@@ -99,11 +95,14 @@ Deno.test("train() refuses bad settings and bad caches before training", async (
   const dir = await cache();
   await assert.rejects(
     () => train({ ...base(dir, "m"), batchSize: 0 }),
-    (e) => e instanceof TrainConfigError && /--batch-size must be a positive integer, got 0/.test(e.message),
+    (e) => e instanceof OptionError && /batchSize must be a positive integer, got 0/.test(e.message),
   );
   await assert.rejects(() => train({ ...base(dir, "m"), data: join(dir, "nowhere") }), /manifest\.json is missing/);
   await train({ ...base(dir, "m"), epochs: 1 });
-  await assert.rejects(() => train({ ...base(dir, "m"), epochs: 1 }), /already holds a model .*--force/);
+  await assert.rejects(
+    () => train({ ...base(dir, "m"), epochs: 1 }),
+    /already holds a model .*set force to replace it/,
+  );
   // A test split of another size.
   await preprocess({ csvs: [join(dir, "test.csv")], out: join(dir, "cache"), params: { size: 12 } });
   await assert.rejects(
@@ -115,21 +114,6 @@ Deno.test("train() refuses bad settings and bad caches before training", async (
   await Deno.writeFile(join(dir, "cache", "train", "shard-00000.f32"), new Uint8Array(100));
   await assert.rejects(() => train({ ...base(dir, "m3") }), /shard-00000\.f32 is 100 bytes, manifest says 160 records/);
   await Deno.remove(dir, { recursive: true });
-});
-
-Deno.test("the part1 and part3 presets have the assignment's shapes", () => {
-  const part1 = buildMlp({ inputSize: 51529, ...MODEL_PRESETS.part1 }, 1);
-  assert.deepEqual(part1.layers.map((l) => [l.inputSize, l.outputSize]), [[51529, 5], [5, 3], [3, 1]]);
-  assert.equal(countParameters(part1), 51529 * 5 + 5 + 5 * 3 + 3 + 3 + 1);
-  disposeMlp(part1);
-  // part3 at a small input size (the shape rule is the same; 51,529 inputs would allocate 211 MB).
-  const part3 = buildMlp({ inputSize: 100, ...MODEL_PRESETS.part3 }, 1);
-  assert.deepEqual(part3.layers.map((l) => [l.inputSize, l.outputSize]), [[100, 1024], [1024, 2048], [2048, 2048], [
-    2048,
-    1024,
-  ], [1024, 1]]);
-  assert.ok(part3.layers.slice(0, 4).every((l) => l.gamma && !l.bias));
-  disposeMlp(part3);
 });
 
 Deno.test("train() can validate on a split of its own (--val-split), never on test", async () => {

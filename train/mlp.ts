@@ -21,7 +21,7 @@
  * The saved model is converted to the standard tfjs layers format (model_files.ts).
  * @module
  */
-import { tensorMemory, tf } from "../engine/tf.ts";
+import { tensorMemory, tf } from "../engine/mod.ts";
 
 /** Inputs per column chunk of a weight matrix. */
 export const CHUNK_SIZE = 4096;
@@ -41,12 +41,6 @@ export interface MlpSpec {
   /** Dropout rate after each hidden ReLU (0 = none). */
   dropout: number;
 }
-
-/** The assignment's two nets (input size is filled in from the cache). */
-export const MODEL_PRESETS: Record<string, Omit<MlpSpec, "inputSize">> = {
-  part1: { hidden: [5, 3], batchNorm: false, dropout: 0 },
-  part3: { hidden: [1024, 2048, 2048, 1024], batchNorm: true, dropout: 0 },
-};
 
 /** One dense layer's parameters. */
 export interface DenseLayer {
@@ -202,6 +196,30 @@ function rowChunks(activationT: tf.Tensor2D, size: number): tf.Tensor2D[] {
   return ranges.map(([a, b]) => tf.slice(activationT, [a, 0], [b - a, activationT.shape[1]]));
 }
 
+/** BatchNorm's normalisation of z [features, batch] over the batch axis. */
+interface Normalized {
+  /** The mean used, [features, 1]. */
+  mean: tf.Tensor2D;
+  /** The variance used, [features, 1]. */
+  variance: tf.Tensor2D;
+  /** (z - mean) · inv. */
+  xhat: tf.Tensor2D;
+  /** 1 / sqrt(variance + epsilon). */
+  inv: tf.Tensor2D;
+}
+
+/**
+ * Normalises z with the batch's own mean and (biased) variance, as in training, or with the
+ * layer's moving statistics, as in inference. The one BatchNorm forward of training and prediction.
+ */
+function batchNorm(z: tf.Tensor2D, layer: DenseLayer, batchStatistics: boolean): Normalized {
+  const mean = batchStatistics ? tf.mean(z, 1, true) as tf.Tensor2D : layer.movingMean!;
+  const centered = tf.sub(z, mean) as tf.Tensor2D;
+  const variance = batchStatistics ? tf.mean(tf.square(centered), 1, true) as tf.Tensor2D : layer.movingVariance!;
+  const inv = tf.rsqrt(tf.add(variance, BN_EPSILON)) as tf.Tensor2D;
+  return { mean, variance, xhat: tf.mul(centered, inv), inv };
+}
+
 /**
  * One forward and backward pass in training mode (batch statistics, dropout):
  * returns the gradients of the mean binary cross-entropy and updates the
@@ -229,11 +247,7 @@ export function trainStep(mlp: Mlp, batch: InputBatch, options: StepOptions = {}
       let y: tf.Tensor2D;
       const entry: (typeof saved)[number] = { z };
       if (layer.gamma) {
-        const mean = tf.mean(z, 1, true) as tf.Tensor2D;
-        const centered = tf.sub(z, mean);
-        const variance = tf.mean(tf.square(centered), 1, true) as tf.Tensor2D;
-        const inv = tf.rsqrt(tf.add(variance, BN_EPSILON)) as tf.Tensor2D;
-        const xhat = tf.mul(centered, inv);
+        const { mean, variance, xhat, inv } = batchNorm(z, layer, true);
         y = tf.add(tf.mul(xhat, layer.gamma), layer.beta!);
         Object.assign(entry, { xhat, inv });
         movingUpdates.push([
@@ -341,12 +355,7 @@ export function predictProbabilities(
       }
       let y: tf.Tensor2D;
       if (layer.gamma) {
-        let [mean, variance] = [layer.movingMean!, layer.movingVariance!];
-        if (options.batchStatistics) {
-          mean = tf.mean(z, 1, true) as tf.Tensor2D;
-          variance = tf.mean(tf.square(tf.sub(z, mean)), 1, true) as tf.Tensor2D;
-        }
-        y = tf.add(tf.mul(tf.mul(tf.sub(z, mean), tf.rsqrt(tf.add(variance, BN_EPSILON))), layer.gamma), layer.beta!);
+        y = tf.add(tf.mul(batchNorm(z, layer, options.batchStatistics ?? false).xhat, layer.gamma), layer.beta!);
       } else {
         y = tf.add(z, layer.bias!);
       }

@@ -9,9 +9,8 @@
  * state in ordinary Float32Arrays. Formulas follow PyTorch's.
  * @module
  */
-import { tensorMemory, type tf } from "../engine/tf.ts";
+import { type AdamKernel, adamKernel, tensorMemory, type tf, tfjsHeap } from "../engine/mod.ts";
 import type { Parameter } from "./mlp.ts";
-import { type AdamKernel, adamKernel, tfjsHeap } from "../engine/wasm_adam.ts";
 
 /** The optimizers there are. */
 export const OPTIMIZER_NAMES = ["adam", "sgd", "momentum", "rmsprop"] as const;
@@ -102,62 +101,20 @@ export class Optimizer {
       throw new RangeError(`got ${gradients.length} gradients for ${this.#parameters.length} parameters`);
     }
     this.#step++;
-    const { name, l2, beta1, beta2, epsilon } = this.options;
-    const t = this.#step;
+    const update = UPDATE_RULES[this.options.name];
     const slots = this.#slotArrays();
     for (const [i, parameter] of this.#parameters.entries()) {
       // Views are taken here, after any allocation, because the heap may have moved.
-      const w = tensorMemory(parameter.tensor);
-      const g = tensorMemory(gradients[i]);
-      const decay = parameter.kind === "weight" ? l2 : 0;
-      const n = w.length;
-      if (name === "adam") {
-        const m = slots[0][i], v = slots[1][i];
-        const c1 = 1 - beta1 ** t, c2 = Math.sqrt(1 - beta2 ** t);
-        const stepSize = lr / c1, eps = epsilon * c2;
-        // w -= lr·m̂/(√v̂+ε)  ==  w -= (lr/c1)·m/(√v + ε·c2)·c2
-        let start = 0;
-        if (this.#simd) {
-          this.#simd.kernel({
-            weights: w.byteOffset,
-            gradients: g.byteOffset,
-            m: m.byteOffset,
-            v: v.byteOffset,
-            count: n,
-            beta1,
-            beta2,
-            decay,
-            scale: stepSize * c2,
-            epsilon: eps,
-          });
-          start = n - (n % 4); // the kernel does whole groups of four; the rest is done here
-        }
-        for (let k = start; k < n; k++) {
-          const grad = g[k] + decay * w[k];
-          const mk = beta1 * m[k] + (1 - beta1) * grad;
-          const vk = beta2 * v[k] + (1 - beta2) * grad * grad;
-          m[k] = mk;
-          v[k] = vk;
-          w[k] -= stepSize * c2 * mk / (Math.sqrt(vk) + eps);
-        }
-      } else if (name === "sgd") {
-        for (let k = 0; k < n; k++) w[k] -= lr * (g[k] + decay * w[k]);
-      } else if (name === "momentum") {
-        const buffer = slots[0][i];
-        for (let k = 0; k < n; k++) {
-          const b = beta1 * buffer[k] + g[k] + decay * w[k];
-          buffer[k] = b;
-          w[k] -= lr * b;
-        }
-      } else {
-        const square = slots[0][i];
-        for (let k = 0; k < n; k++) {
-          const grad = g[k] + decay * w[k];
-          const s = beta2 * square[k] + (1 - beta2) * grad * grad;
-          square[k] = s;
-          w[k] -= lr * grad / (Math.sqrt(s) + epsilon);
-        }
-      }
+      update({
+        weights: tensorMemory(parameter.tensor),
+        gradients: tensorMemory(gradients[i]),
+        slots: slots.map((slot) => slot[i]),
+        decay: parameter.kind === "weight" ? this.options.l2 : 0,
+        lr,
+        step: this.#step,
+        options: this.options,
+        simd: this.#simd?.kernel ?? null,
+      });
     }
   }
 
@@ -176,3 +133,88 @@ export class Optimizer {
     this.#step = state.step;
   }
 }
+
+/** One parameter's update: its weights, gradient and state slots (updated in place). */
+interface UpdateArgs {
+  /** The weights, updated in place. */
+  weights: Float32Array;
+  /** Their gradient. */
+  gradients: Float32Array;
+  /** This parameter's state arrays, one per slot. */
+  slots: Float32Array[];
+  /** L2 coefficient for this parameter (0 for biases and BatchNorm). */
+  decay: number;
+  /** Learning rate. */
+  lr: number;
+  /** 1-based step number. */
+  step: number;
+  /** Optimizer settings. */
+  options: Required<OptimizerOptions>;
+  /** Adam's SIMD kernel, when the state lives in the WASM heap. */
+  simd: AdamKernel | null;
+}
+
+/** Adam (PyTorch's form): w -= lr·m̂/(√v̂+ε), with the SIMD kernel doing whole groups of four when it can. */
+function adamUpdate({ weights: w, gradients: g, slots: [m, v], decay, lr, step, options, simd }: UpdateArgs): void {
+  const { beta1, beta2, epsilon } = options;
+  const c1 = 1 - beta1 ** step, c2 = Math.sqrt(1 - beta2 ** step);
+  const stepSize = lr / c1, eps = epsilon * c2;
+  // w -= lr·m̂/(√v̂+ε)  ==  w -= (lr/c1)·m/(√v + ε·c2)·c2
+  const n = w.length;
+  let start = 0;
+  if (simd) {
+    simd({
+      weights: w.byteOffset,
+      gradients: g.byteOffset,
+      m: m.byteOffset,
+      v: v.byteOffset,
+      count: n,
+      beta1,
+      beta2,
+      decay,
+      scale: stepSize * c2,
+      epsilon: eps,
+    });
+    start = n - (n % 4); // the kernel does whole groups of four; the rest is done here
+  }
+  for (let k = start; k < n; k++) {
+    const grad = g[k] + decay * w[k];
+    const mk = beta1 * m[k] + (1 - beta1) * grad;
+    const vk = beta2 * v[k] + (1 - beta2) * grad * grad;
+    m[k] = mk;
+    v[k] = vk;
+    w[k] -= stepSize * c2 * mk / (Math.sqrt(vk) + eps);
+  }
+}
+
+/** Plain gradient descent: w -= lr·(g + decay·w). */
+function sgdUpdate({ weights: w, gradients: g, decay, lr }: UpdateArgs): void {
+  for (let k = 0; k < w.length; k++) w[k] -= lr * (g[k] + decay * w[k]);
+}
+
+/** Heavy-ball momentum (PyTorch's form): b = β·b + g; w -= lr·b. */
+function momentumUpdate({ weights: w, gradients: g, slots: [buffer], decay, lr, options }: UpdateArgs): void {
+  for (let k = 0; k < w.length; k++) {
+    const b = options.beta1 * buffer[k] + g[k] + decay * w[k];
+    buffer[k] = b;
+    w[k] -= lr * b;
+  }
+}
+
+/** RMSprop: s = ρ·s + (1-ρ)·g²; w -= lr·g/(√s + ε). */
+function rmspropUpdate({ weights: w, gradients: g, slots: [square], decay, lr, options }: UpdateArgs): void {
+  const { beta2, epsilon } = options;
+  for (let k = 0; k < w.length; k++) {
+    const grad = g[k] + decay * w[k];
+    const s = beta2 * square[k] + (1 - beta2) * grad * grad;
+    square[k] = s;
+    w[k] -= lr * grad / (Math.sqrt(s) + epsilon);
+  }
+}
+
+const UPDATE_RULES: Record<OptimizerName, (args: UpdateArgs) => void> = {
+  adam: adamUpdate,
+  sgd: sgdUpdate,
+  momentum: momentumUpdate,
+  rmsprop: rmspropUpdate,
+};

@@ -1,10 +1,11 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { initBackend, tf } from "../engine/tf.ts";
-import { buildMlp, disposeMlp, type Mlp, parameters, predictProbabilities, trainStep } from "../train/mlp.ts";
-import { Optimizer } from "../train/optimizers.ts";
-import { loadLayersModel, ModelFileError, type ModelMetadata, saveLayersModel, toLayersModel } from "./model_files.ts";
-import { DEFAULT_PREPROCESS } from "../pipeline/decode_gray.ts";
+import { initBackend, tf } from "../engine/mod.ts";
+import { buildMlp, disposeMlp, type Mlp, parameters, predictProbabilities, trainStep } from "./mlp.ts";
+import { Optimizer } from "./optimizers.ts";
+import { loadLayersModel, ModelFileError, type ModelMetadata, saveLayersModel } from "../model/mod.ts";
+import { toLayersModel } from "./layers_model.ts";
+import { DEFAULT_PREPROCESS } from "../pipeline/mod.ts";
 
 await initBackend("wasm");
 

@@ -1,0 +1,105 @@
+import assert from "node:assert/strict";
+import { OptionError } from "../lib/mod.ts";
+import { initBackend } from "../engine/mod.ts";
+import { makeTrainConfig, MODEL_PRESETS, resumeKey, TRAIN_DEFAULTS } from "./config.ts";
+import { buildMlp, countParameters, disposeMlp } from "./mlp.ts";
+
+await initBackend("wasm");
+
+const paths = { data: "cache", out: "models/m" };
+
+Deno.test("makeTrainConfig() fills in the defaults and the named net's shape", () => {
+  const config = makeTrainConfig(paths);
+  assert.deepEqual(config, {
+    ...paths,
+    model: "part1",
+    hidden: [5, 3],
+    batchNorm: false,
+    dropout: 0,
+    l2: 0,
+    epochs: 10,
+    batchSize: 64,
+    lr: 0.001,
+    decayRate: 0.8,
+    optimizer: "adam",
+    seed: 1,
+    valFraction: 0.1,
+    valSplit: undefined,
+    limitTrain: undefined,
+    limitTest: undefined,
+    standardize: true,
+    augment: undefined,
+    patience: undefined,
+    evalBatchSize: 256,
+  });
+  // The field order is fixed, whatever order the input had: training.json and checkpoints read the same.
+  const reordered = makeTrainConfig({ seed: 1, out: paths.out, data: paths.data });
+  assert.equal(JSON.stringify(reordered), JSON.stringify(config));
+  const part3 = makeTrainConfig({ ...paths, model: "part3" });
+  assert.deepEqual([part3.hidden, part3.batchNorm], [MODEL_PRESETS.part3.hidden, true]);
+  assert.equal(TRAIN_DEFAULTS.batchSize, config.batchSize);
+});
+
+Deno.test("makeTrainConfig(): other widths make a custom net, BatchNorm only when asked", () => {
+  const custom = makeTrainConfig({ ...paths, hidden: [512, 256] });
+  assert.deepEqual([custom.model, custom.hidden, custom.batchNorm], ["custom", [512, 256], false]);
+  // --model part3 --hidden 64: the widths win, and the net is no longer part3.
+  const overridden = makeTrainConfig({ ...paths, model: "part3", hidden: [64] });
+  assert.deepEqual([overridden.model, overridden.batchNorm], ["custom", false]);
+  const named = makeTrainConfig({ ...paths, model: "part3-narrow", hidden: [8, 8], batchNorm: true });
+  assert.deepEqual([named.model, named.batchNorm], ["part3-narrow", true]);
+  // The preset's own widths keep the preset.
+  assert.equal(makeTrainConfig({ ...paths, model: "part1", hidden: [5, 3] }).model, "part1");
+});
+
+Deno.test("makeTrainConfig(): the course preset's settings, and flags given as well still win", () => {
+  const course3 = makeTrainConfig({ ...paths, model: "part3", preset: "course" });
+  assert.deepEqual(
+    [course3.epochs, course3.batchSize, course3.lr, course3.decayRate, course3.seed, course3.standardize],
+    [10, 128, 0.1, 0.8, 220, false],
+  );
+  const course1 = makeTrainConfig({ ...paths, preset: "course" });
+  assert.deepEqual([course1.lr, course1.decayRate], [0.01, 1]);
+  assert.equal(makeTrainConfig({ ...paths, preset: "course", lr: 0.5 }).lr, 0.5);
+});
+
+Deno.test("makeTrainConfig() names the option a bad value came from", () => {
+  const cases: [Parameters<typeof makeTrainConfig>[0], RegExp, string][] = [
+    [{ ...paths, model: "part9" }, /model must be part1 or part3 .*got "part9"/, "{model}"],
+    [{ ...paths, batchSize: 0 }, /batchSize must be a positive integer, got 0/, "{batchSize}"],
+    [{ ...paths, lr: -1 }, /lr must be positive/, "{lr}"],
+    [{ ...paths, valSplit: "test" }, /validation never comes from test/, "{valSplit}"],
+    [{ ...paths, optimizer: "adagrad" as never }, /optimizer must be one of adam/, "{optimizer}"],
+    [{ ...paths, preset: "fast" as never }, /preset must be "course"/, "{preset}"],
+  ];
+  for (const [input, message, marker] of cases) {
+    assert.throws(() => makeTrainConfig(input), (e) => {
+      assert.ok(e instanceof OptionError);
+      assert.match(e.message, message);
+      assert.ok(e.template.includes(marker), e.template);
+      return true;
+    });
+  }
+});
+
+Deno.test("resumeKey() leaves out what a resumed run may change", () => {
+  const config = makeTrainConfig({ ...paths, patience: 3 });
+  const key = resumeKey(config);
+  for (const field of ["out", "epochs", "patience", "evalBatchSize"]) assert.ok(!(field in key), field);
+  assert.equal(JSON.stringify(resumeKey({ ...config, epochs: 99, out: "elsewhere" })), JSON.stringify(key));
+});
+
+Deno.test("the part1 and part3 presets have the assignment's shapes", () => {
+  const part1 = buildMlp({ inputSize: 51529, ...MODEL_PRESETS.part1 }, 1);
+  assert.deepEqual(part1.layers.map((l) => [l.inputSize, l.outputSize]), [[51529, 5], [5, 3], [3, 1]]);
+  assert.equal(countParameters(part1), 51529 * 5 + 5 + 5 * 3 + 3 + 3 + 1);
+  disposeMlp(part1);
+  // part3 at a small input size (the shape rule is the same; 51,529 inputs would allocate 211 MB).
+  const part3 = buildMlp({ inputSize: 100, ...MODEL_PRESETS.part3 }, 1);
+  assert.deepEqual(part3.layers.map((l) => [l.inputSize, l.outputSize]), [[100, 1024], [1024, 2048], [2048, 2048], [
+    2048,
+    1024,
+  ], [1024, 1]]);
+  assert.ok(part3.layers.slice(0, 4).every((l) => l.gamma && !l.bias));
+  disposeMlp(part3);
+});

@@ -1,0 +1,64 @@
+/**
+ * Training the assignment's fully-connected nets on a preprocessed cache.
+ *
+ * What other folders use:
+ * - {@linkcode makeTrainConfig} and {@linkcode train}: a run, from a config built with the defaults,
+ *   the presets and the checks in one place (`deno task train` is train/cli.ts);
+ * - {@linkcode readRunRecord}: what a finished run recorded (training.json, history.csv);
+ * - the net itself ({@linkcode buildMlp}, {@linkcode trainStep}, {@linkcode toLayersModel}), its
+ *   optimizers and metrics, for benchmarks and experiments.
+ *
+ * @example Train part1 on a cache for two epochs
+ * ```ts ignore
+ * import { makeTrainConfig, train } from "./mod.ts";
+ * import { initBackend } from "../engine/mod.ts";
+ *
+ * await initBackend("wasm");
+ * const result = await train(makeTrainConfig({ data: "cache", out: "models/part1", epochs: 2 }));
+ * console.log(result.metrics.test.accuracy);
+ * ```
+ * @module
+ */
+export {
+  checkPresetFitsCache,
+  makeTrainConfig,
+  MODEL_PRESETS,
+  type NetShape,
+  resumeKey,
+  TRAIN_DEFAULTS,
+  TRAIN_PRESETS,
+  type TrainConfig,
+  type TrainConfigInput,
+  type TrainPreset,
+  validateConfig,
+} from "./config.ts";
+export { formatEpoch, train, type TrainHooks, type TrainOptions, type TrainResult } from "./fit.ts";
+export { type IsolatedOptions, trainIsolated } from "./isolated.ts";
+export {
+  type EpochRecord,
+  type FinalMetrics,
+  readRunRecord,
+  RUN_FILES,
+  runEnvironment,
+  type RunRecord,
+  type TrainingRecord,
+  writeRunRecord,
+} from "./run_record.ts";
+export { type CurvePoint, learningCurves } from "./curves.ts";
+export { computeMetrics, formatConfusion, type Metrics, rocAuc } from "./metrics.ts";
+export {
+  buildMlp,
+  chunkRanges,
+  countParameters,
+  disposeMlp,
+  type InputBatch,
+  type Mlp,
+  type MlpSpec,
+  parameters,
+  predictProbabilities,
+  trainStep,
+} from "./mlp.ts";
+export { toLayersModel } from "./layers_model.ts";
+export { Optimizer, OPTIMIZER_NAMES, type OptimizerName } from "./optimizers.ts";
+export { type AugmentOptions, formatAugment, parseAugment } from "./augment.ts";
+export { shuffled, splitTrainValidation } from "./batches.ts";
