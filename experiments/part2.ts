@@ -182,12 +182,22 @@ function initialValue(init: Part2Init, fanIn: number, random: () => number): num
   return normal * std;
 }
 
-/** Trains the chain on `table` and records every layer's gradient at every update. */
-export function traceGradients(table: Part2Table, options: TraceOptions): Trace {
-  const { depth, activation, init, lr, passes } = options;
+/** Throws an {@linkcode OptionError} naming the first setting that cannot be traced. */
+export function checkTraceOptions(options: TraceOptions): void {
+  const { depth, activation, init } = options;
   if (!(Number.isInteger(depth) && depth >= 2)) throw new OptionError(`{depth} must be an integer >= 2, got ${depth}`);
   requireChoice("activation", activation, PART2_ACTIVATIONS);
   requireChoice("init", init, PART2_INITS);
+  if (!(options.lr > 0)) throw new OptionError(`{lr} must be positive, got ${options.lr}`);
+  if (!(Number.isInteger(options.passes) && options.passes >= 1)) {
+    throw new OptionError(`{passes} must be a positive integer, got ${options.passes}`);
+  }
+}
+
+/** Trains the chain on `table` and records every layer's gradient at every update. */
+export function traceGradients(table: Part2Table, options: TraceOptions): Trace {
+  const { depth, activation, init, lr, passes } = options;
+  checkTraceOptions(options);
   const random = seededRandom(options.seed ?? 1);
   const weights: tf.Variable[] = [], biases: tf.Variable[] = [];
   for (let k = 0; k < depth; k++) {

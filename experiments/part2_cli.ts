@@ -15,6 +15,7 @@ import {
 } from "../lib/mod.ts";
 import { initBackend } from "../engine/mod.ts";
 import {
+  checkTraceOptions,
   COURSE_TRACE,
   generatePart2Table,
   type Part2Activation,
@@ -68,6 +69,7 @@ await runCli(PART2_COMMAND, async (flags) => {
     passes: flags.integer("passes") ?? COURSE_TRACE.passes,
     seed,
   };
+  checkTraceOptions(options);
   await initBackend("wasm");
   let table: Part2Table;
   const data = flags.string("data");

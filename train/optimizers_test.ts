@@ -12,7 +12,7 @@ const reference: Record<OptimizerName, (lr: number) => tf.Optimizer> = {
   rmsprop: (lr) => tf.train.rmsprop(lr, 0.99, 0, 1e-8),
 };
 
-for (const name of ["adam", "sgd", "momentum"] as const) {
+for (const name of ["adam", "sgd", "momentum", "rmsprop"] as const) {
   Deno.test(`Optimizer ${name} follows tfjs's ${name} over several steps`, () => {
     const start = [0.5, -1.5, 2, 0.1];
     const ours = tf.tensor1d(start);
