@@ -9,7 +9,7 @@ import { initBackend } from "../engine/mod.ts";
 import { buildMlp, disposeMlp, MODEL_PRESETS, toLayersModel } from "../train/mod.ts";
 import { saveLayersModel } from "../model/mod.ts";
 import { DEFAULT_PREPROCESS } from "../pipeline/mod.ts";
-import { encodeJpeg, renderTaskImage } from "../demo/synthetic_set.ts";
+import { encodeJpeg, renderTaskImage } from "../demo/mod.ts";
 import { seededRandom } from "../lib/mod.ts";
 import { loadClassifier } from "../infer/mod.ts";
 

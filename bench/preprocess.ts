@@ -9,9 +9,8 @@
  */
 import { fileURLToPath } from "node:url";
 import { dirname, join } from "node:path";
-import { parseArgs } from "node:util";
-import { encodeJpeg } from "../demo/synthetic_set.ts";
-import { loadSharp, seededRandom, toCsv } from "../lib/mod.ts";
+import { encodeJpeg } from "../demo/mod.ts";
+import { defineCommand, loadSharp, runCli, seededRandom, toCsv } from "../lib/mod.ts";
 import { DEFAULT_CONCURRENCY, preprocess, readLabels } from "../pipeline/mod.ts";
 import { findPython, runPython } from "./python.ts";
 
@@ -139,13 +138,20 @@ export async function benchPreprocess(options: { images: number; repeats: number
   }
 }
 
+const PREPROCESS_BENCH = defineCommand({
+  usage: "deno run -A bench/preprocess.ts [options]   (part of deno task bench)",
+  flags: {
+    images: { type: "string", value: "N", help: "images per set (default 400)" },
+    repeats: { type: "string", value: "N", help: "runs per measurement, the best kept (default 2)" },
+  },
+});
+
 if (import.meta.main) {
-  const { values } = parseArgs({
-    options: { images: { type: "string", default: "400" }, repeats: { type: "string", default: "2" } },
-  });
-  await benchPreprocess({
-    images: Number(values.images),
-    repeats: Number(values.repeats),
-    shared: fileURLToPath(new URL("../../shared", import.meta.url)),
+  await runCli(PREPROCESS_BENCH, async (flags) => {
+    await benchPreprocess({
+      images: flags.integer("images") ?? 400,
+      repeats: flags.integer("repeats") ?? 2,
+      shared: fileURLToPath(new URL("../../shared", import.meta.url)),
+    });
   });
 }

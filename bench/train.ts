@@ -10,10 +10,9 @@
  * @module
  */
 import { fileURLToPath } from "node:url";
-import { parseArgs } from "node:util";
 import { describeBackend, initBackend, stopBackendThreads, tf } from "../engine/mod.ts";
 import { buildMlp, chunkRanges, disposeMlp, MODEL_PRESETS, Optimizer, parameters, trainStep } from "../train/mod.ts";
-import { seededRandom } from "../lib/mod.ts";
+import { defineCommand, runCli, seededRandom } from "../lib/mod.ts";
 import { findPython, runPython } from "./python.ts";
 
 /** One measured configuration. */
@@ -106,38 +105,57 @@ for _ in range(steps): step()
 print(steps * batch / (time.time() - t), torch.__version__)
 `;
 
+const TRAIN_BENCH = defineCommand({
+  usage: "deno run -A bench/train.ts [options]   (part of deno task bench)",
+  flags: {
+    models: { type: "string", value: "LIST", help: "presets to time (default part1,part3)" },
+    batch: { type: "string", value: "LIST", help: "batch sizes (default 32,64,128)" },
+    "steps-part1": { type: "string", value: "N", help: "timed steps of part1 (default 200)" },
+    "steps-part3": { type: "string", value: "N", help: "timed steps of part3 (default 10)" },
+    threads: { type: "string", value: "LIST", help: "backend thread counts, one process each (default 1,2)" },
+  },
+});
+
 if (import.meta.main) {
-  const { values } = parseArgs({
-    options: {
-      models: { type: "string", default: "part1,part3" },
-      batch: { type: "string", default: "32,64,128" },
-      "steps-part1": { type: "string", default: "200" },
-      "steps-part3": { type: "string", default: "10" },
-      threads: { type: "string", default: "1,2" },
-    },
-  });
-  const threadCounts = values.threads.split(",");
-  if (threadCounts.length > 1) {
-    // The backend starts once per process: one child process per thread count.
-    for (const threads of threadCounts) {
-      const args = Object.entries({ ...values, threads }).flatMap(([key, value]) => [`--${key}`, String(value)]);
-      const child = new Deno.Command(Deno.execPath(), {
-        args: ["run", "--allow-all", fileURLToPath(new URL(import.meta.url)), ...args],
-        stdout: "inherit",
-        stderr: "inherit",
-      });
-      const { code } = await child.output();
-      if (code !== 0) Deno.exit(code);
+  await runCli(TRAIN_BENCH, async (flags) => {
+    const values = {
+      models: flags.string("models") ?? "part1,part3",
+      batch: flags.string("batch") ?? "32,64,128",
+      "steps-part1": flags.integer("steps-part1") ?? 200,
+      "steps-part3": flags.integer("steps-part3") ?? 10,
+      threads: flags.string("threads") ?? "1,2",
+    };
+    const threadCounts = values.threads.split(",");
+    if (threadCounts.length > 1) {
+      // The backend starts once per process: one child process per thread count.
+      for (const threads of threadCounts) {
+        const args = Object.entries({ ...values, threads }).flatMap(([key, value]) => [`--${key}`, String(value)]);
+        const child = new Deno.Command(Deno.execPath(), {
+          args: ["run", "--allow-all", fileURLToPath(new URL(import.meta.url)), ...args],
+          stdout: "inherit",
+          stderr: "inherit",
+        });
+        const { code } = await child.output();
+        if (code !== 0) Deno.exit(code);
+      }
+      return;
     }
-    Deno.exit(0);
-  }
-  const info = await initBackend("wasm", { threads: Number(values.threads) });
+    await benchThreads(values, Number(values.threads));
+  });
+}
+
+/** Times every model and batch size on one backend thread count, beside PyTorch when it is here. */
+async function benchThreads(
+  values: { models: string; batch: string; "steps-part1": number; "steps-part3": number },
+  threads: number,
+): Promise<void> {
+  const info = await initBackend("wasm", { threads });
   const torch = await findPython("torch");
   console.log(`training bench (${describeBackend(info)}), synthetic batches of 51,529 inputs, Adam:`);
   if (!torch) console.log("  (no python3 here can import torch: PyTorch not measured, ours alone)");
   for (const model of values.models.split(",")) {
     for (const batch of values.batch.split(",").map(Number)) {
-      const steps = Number(model === "part1" ? values["steps-part1"] : values["steps-part3"]);
+      const steps = model === "part1" ? values["steps-part1"] : values["steps-part3"];
       const r = benchTrainStep(model, batch, steps);
       // Same step, same shapes, same number of threads.
       const reference = torch &&

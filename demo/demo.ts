@@ -20,7 +20,7 @@ import {
   traceChart,
   traceCsv,
   traceGradients,
-} from "../experiments/part2.ts";
+} from "../experiments/mod.ts";
 import { loadClassifier } from "../infer/mod.ts";
 
 const DEMO_COMMAND = defineCommand({

@@ -6,7 +6,7 @@ import { decodeGray, DEFAULT_PREPROCESS } from "./decode_gray.ts";
 import { acquireLock, LockedError, toCsv } from "../lib/mod.ts";
 import { readManifest } from "./manifest.ts";
 import { makeEdgeCases } from "../fixtures/make_fixtures.ts";
-import { makeLabelledSet } from "../demo/synthetic_set.ts";
+import { makeLabelledSet } from "../demo/mod.ts";
 
 async function fixture(train = 12, test = 6) {
   const dir = await Deno.makeTempDir({ prefix: "preprocess_test" });

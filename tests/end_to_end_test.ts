@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { encodeJpeg, makeLabelledSet, renderTaskImage } from "../demo/synthetic_set.ts";
+import { encodeJpeg, makeLabelledSet, renderTaskImage } from "../demo/mod.ts";
 import { seededRandom } from "../lib/mod.ts";
 import { openSplit, preprocess } from "../pipeline/mod.ts";
 import { initBackend, tf } from "../engine/mod.ts";

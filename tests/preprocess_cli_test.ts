@@ -1,7 +1,7 @@
 import { fileURLToPath } from "node:url";
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { makeLabelledSet } from "../demo/synthetic_set.ts";
+import { makeLabelledSet } from "../demo/mod.ts";
 import { toCsv } from "../lib/mod.ts";
 import { openSplit, readManifest } from "../pipeline/mod.ts";
 

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { renderReport, type ReportRun } from "../experiments/report.ts";
+import { renderReport, type ReportRun } from "../experiments/mod.ts";
 import { computeMetrics } from "../train/mod.ts";
 import { loadSharp } from "../lib/mod.ts";
 

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { computeMetrics, type EpochRecord, makeTrainConfig, type RunRecord, writeRunRecord } from "../train/mod.ts";
-import { readReportRun, renderReport } from "../experiments/report.ts";
+import { readReportRun, renderReport } from "../experiments/mod.ts";
 
 /** A run record as train() writes it, made directly: the page is tested, not training. */
 function runRecord(model: string, hidden: number[], epochs: number, test: [number[], number[]]): RunRecord {

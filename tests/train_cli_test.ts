@@ -1,7 +1,7 @@
 import { fileURLToPath } from "node:url";
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { makeLabelledSet } from "../demo/synthetic_set.ts";
+import { makeLabelledSet } from "../demo/mod.ts";
 import { preprocess } from "../pipeline/mod.ts";
 
 const CLI = fileURLToPath(new URL("../train/cli.ts", import.meta.url));

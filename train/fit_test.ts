@@ -1,13 +1,13 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { makeLabelledSet } from "../demo/synthetic_set.ts";
+import { makeLabelledSet } from "../demo/mod.ts";
 import { preprocess, SplitFormatError } from "../pipeline/mod.ts";
 import { initBackend } from "../engine/mod.ts";
 import { OptionError } from "../lib/mod.ts";
 import { train } from "./fit.ts";
 import { makeTrainConfig, type TrainConfig } from "./config.ts";
 import { loadLayersModel } from "../model/mod.ts";
-import { batchStatisticsAccuracy } from "../experiments/study.ts";
+import { batchStatisticsAccuracy } from "../experiments/mod.ts";
 
 await initBackend("wasm");
 
