@@ -97,33 +97,57 @@ export async function decodeGray(
   requireChoice("resizeKernel", params.resizeKernel, RESIZE_KERNELS);
   const bytes = typeof input === "string" ? await readImageFile(input) : input;
   if (bytes.length === 0) throw new ImageDecodeError(name, "empty input (0 bytes)");
+  const layout = jpegLayout(bytes);
   // An 8-bit gray JPEG (the course's images) needs no colour conversion: its gray plane is what cvtColor would
   // give after libvips spread it over three equal channels, and skipping that saves about a quarter of
   // the CPU per image (measured on 227×227 gray JPEGs, README).
-  const channels = isGrayJpeg(bytes) ? 1 : 3;
+  // A CMYK (or YCCK) JPEG without an embedded ICC profile is inverted directly, as OpenCV, Pillow and browsers
+  // do; libvips would convert it through a press profile and come out several gray levels off. With a
+  // profile, the profile is used.
+  const mode = layout?.components === 1 && layout.precision === 8
+    ? "gray"
+    : layout?.components === 4 && !layout.iccProfile
+    ? "cmyk"
+    : "rgb";
   const sharp = await loadSharp();
   let decoded: { data: Uint8Array; width: number; height: number };
   try {
     let pipeline = sharp(bytes, { failOn: "warning", animated: false }).autoOrient();
-    pipeline = channels === 3
+    pipeline = mode === "rgb"
       ? pipeline.flatten({ background: params.background }).toColourspace("srgb")
-      : pipeline.toColourspace("b-w");
+      : mode === "gray"
+      ? pipeline.toColourspace("b-w")
+      : pipeline.pipelineColourspace("cmyk").toColourspace("cmyk");
     if (params.resizeKernel === "linear") pipeline = pipeline.resize(size, size, { fit: params.fit, kernel: "linear" });
     const { data, info } = await pipeline.raw({ depth: "uchar" }).toBuffer({ resolveWithObject: true });
+    const channels = { gray: 1, rgb: 3, cmyk: 4 }[mode];
     if (info.channels !== channels) {
       throw new Error(`expected ${channels} channel(s) after conversion, got ${info.channels}`);
     }
-    decoded = {
-      data: new Uint8Array(data.buffer, data.byteOffset, data.length),
-      width: info.width,
-      height: info.height,
-    };
+    const pixels = new Uint8Array(data.buffer, data.byteOffset, data.length);
+    decoded = { data: mode === "cmyk" ? cmykToRgb(pixels) : pixels, width: info.width, height: info.height };
   } catch (error) {
     throw new ImageDecodeError(name, describeSharpError(error), { cause: error });
   }
   const gain = params.scale === "unit" ? 1 / 255 : 1;
-  grayResizeLinear(decoded.data, decoded.width, decoded.height, channels, size, gain, out);
+  grayResizeLinear(decoded.data, decoded.width, decoded.height, mode === "gray" ? 1 : 3, size, gain, out);
   return out;
+}
+
+/**
+ * CMYK (0 = no ink) to RGB as OpenCV's JPEG reader does (icvCvt_CMYK2BGR on the inverted values libjpeg
+ * gives it): R = k' - ((255 - c') · k' >> 8) with c' = 255 - C and k' = 255 - K; Pillow's differs by a level
+ * at most.
+ */
+export function cmykToRgb(cmyk: Uint8Array): Uint8Array {
+  const rgb = new Uint8Array((cmyk.length / 4) * 3);
+  for (let i = 0, o = 0; i < cmyk.length; i += 4, o += 3) {
+    const k = 255 - cmyk[i + 3];
+    rgb[o] = k - ((cmyk[i] * k) >> 8);
+    rgb[o + 1] = k - ((cmyk[i + 1] * k) >> 8);
+    rgb[o + 2] = k - ((cmyk[i + 2] * k) >> 8);
+  }
+  return rgb;
 }
 
 async function readImageFile(path: string): Promise<Uint8Array> {
@@ -142,28 +166,52 @@ async function readImageFile(path: string): Promise<Uint8Array> {
   return bytes;
 }
 
+/** What a JPEG's headers say before its first scan. */
+export interface JpegLayout {
+  /** Colour components of the frame (1 gray, 3 YCbCr or RGB, 4 CMYK or YCCK). */
+  components: number;
+  /** Bits per sample. */
+  precision: number;
+  /** Whether an ICC profile is embedded (an APP2 `ICC_PROFILE` segment). */
+  iccProfile: boolean;
+}
+
 /**
- * True when `bytes` are a JPEG whose frame header (SOF) declares one 8-bit component: a gray JPEG.
- * Reads only the markers before the first scan; anything unexpected answers false (the general path).
+ * Reads a JPEG's markers up to its first scan; null when `bytes` are not a JPEG or its headers end early
+ * (then the general path decodes it, and reports what is wrong).
  */
-export function isGrayJpeg(bytes: Uint8Array): boolean {
-  if (bytes.length < 4 || bytes[0] !== 0xff || bytes[1] !== 0xd8) return false;
+export function jpegLayout(bytes: Uint8Array): JpegLayout | null {
+  if (bytes.length < 4 || bytes[0] !== 0xff || bytes[1] !== 0xd8) return null;
+  let frame: { components: number; precision: number } | null = null;
+  let iccProfile = false;
   let i = 2;
   while (i + 3 < bytes.length) {
-    if (bytes[i] !== 0xff) return false;
+    if (bytes[i] !== 0xff) return null;
     const marker = bytes[i + 1];
     if (marker === 0xff) { // fill byte before a marker
       i++;
       continue;
     }
-    if (marker === 0xda || marker === 0xd9) return false; // start of scan or end of image: no frame header seen
+    if (marker === 0xda || marker === 0xd9) break; // start of scan or end of image
+    const length = (bytes[i + 2] << 8) | bytes[i + 3];
     // SOF0-SOF15 except DHT (C4), JPG (C8) and DAC (CC): precision at +4, component count at +9.
     if (marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc) {
-      return i + 9 < bytes.length && bytes[i + 4] === 8 && bytes[i + 9] === 1;
+      if (i + 9 >= bytes.length) return null;
+      frame = { precision: bytes[i + 4], components: bytes[i + 9] };
     }
-    i += 2 + ((bytes[i + 2] << 8) | bytes[i + 3]);
+    if (marker === 0xe2 && ICC_TAG.every((byte, k) => bytes[i + 4 + k] === byte)) iccProfile = true;
+    i += 2 + length;
   }
-  return false;
+  return frame ? { ...frame, iccProfile } : null;
+}
+
+/** The identifier that starts an APP2 segment holding (part of) an ICC profile. */
+const ICC_TAG = [..."ICC_PROFILE"].map((c) => c.charCodeAt(0)).concat(0);
+
+/** True when `bytes` are a JPEG whose frame header (SOF) declares one 8-bit component: a gray JPEG. */
+export function isGrayJpeg(bytes: Uint8Array): boolean {
+  const layout = jpegLayout(bytes);
+  return layout !== null && layout.components === 1 && layout.precision === 8;
 }
 
 function describeSharpError(error: unknown): string {

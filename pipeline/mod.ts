@@ -50,7 +50,15 @@ export {
   SplitFormatError,
   tryReadManifest,
 } from "./manifest.ts";
-export { openSplit, type OpenSplitOptions, type RecordBatch, SplitReader, verifyDigest } from "./shard_reader.ts";
+export {
+  CorruptShardError,
+  openSplit,
+  type OpenSplitOptions,
+  type RecordBatch,
+  type ShardCheck,
+  SplitReader,
+  verifyShard,
+} from "./shard_reader.ts";
 export {
   type Augmentation,
   BadRowError,

@@ -10,8 +10,20 @@ import { type Manifest, readManifest, SplitFormatError } from "./manifest.ts";
 
 /** Options for {@linkcode openSplit}. */
 export interface OpenSplitOptions {
-  /** Check each shard's sha256 against the manifest (reads every byte once). */
+  /**
+   * Before a shard's first record is read, read the whole shard once: its sha256 must match the
+   * manifest's and every value must be finite. A shard that fails throws {@linkcode CorruptShardError}.
+   */
   verify?: boolean;
+}
+
+/** Raised when a shard's bytes are not what preprocessing wrote: another digest, or a value that is not finite. */
+export class CorruptShardError extends SplitFormatError {
+  /** Creates the error; the message names the split, the shard and, when known, the record. */
+  constructor(message: string) {
+    super(message);
+    this.name = "CorruptShardError";
+  }
 }
 
 /** A batch of records copied out of the shards. */
@@ -30,6 +42,8 @@ const READ_CHUNK = 8 << 20;
 export class SplitReader {
   #files: Deno.FsFile[];
   #shardStart: Uint32Array;
+  /** Shards still to verify before first use (empty without `verify`). */
+  #unverified: Set<number>;
   // Reads seek a shared file handle, so overlapping calls are queued, not interleaved.
   #queue: Promise<unknown> = Promise.resolve();
 
@@ -41,8 +55,10 @@ export class SplitReader {
     /** One label per record. */
     readonly labels: Uint8Array,
     files: Deno.FsFile[],
+    verify: boolean,
   ) {
     this.#files = files;
+    this.#unverified = new Set(verify ? manifest.shards.keys() : []);
     this.#shardStart = new Uint32Array(manifest.shards.length + 1);
     manifest.shards.forEach((shard, i) => this.#shardStart[i + 1] = this.#shardStart[i] + shard.count);
   }
@@ -57,7 +73,7 @@ export class SplitReader {
     return this.manifest.recordSize;
   }
 
-  /** Opens the split in `dir`, checking its manifest, file sizes and (optionally) digests. */
+  /** Opens the split in `dir`, checking its manifest and file sizes (and, with `verify`, each shard before first use). */
   static async open(dir: string, options: OpenSplitOptions = {}): Promise<SplitReader> {
     const manifest = await readManifest(dir);
     const labels = await Deno.readFile(join(dir, manifest.files.labels)).catch((error) => {
@@ -81,14 +97,13 @@ export class SplitReader {
               : `${path} is ${size} bytes, manifest says ${shard.count} records = ${expected} bytes; rerun \`deno task preprocess\``,
           );
         }
-        if (options.verify) await verifyDigest(path, shard.sha256);
         files.push(await Deno.open(path, { read: true }));
       }
     } catch (error) {
       files.forEach((file) => file.close());
       throw error;
     }
-    return new SplitReader(dir, manifest, labels, files);
+    return new SplitReader(dir, manifest, labels, files, options.verify ?? false);
   }
 
   /** Copies record `index` into `into` (or a new array). */
@@ -139,6 +154,12 @@ export class SplitReader {
     }
   }
 
+  /** The shard file holding record `index`, and the record's place in it. */
+  locate(index: number): { file: string; record: number } {
+    const shard = this.#shardOf(index);
+    return { file: this.manifest.shards[shard].file, record: index - this.#shardStart[shard] };
+  }
+
   /** Closes the shard files. */
   close(): void {
     this.#files.forEach((file) => file.close());
@@ -158,6 +179,15 @@ export class SplitReader {
     let done = 0, index = first;
     while (done < count) {
       const shard = this.#shardOf(index);
+      if (this.#unverified.has(shard)) {
+        await verifyShard(join(this.dir, this.manifest.shards[shard].file), {
+          sha256: this.manifest.shards[shard].sha256,
+          recordSize: this.recordSize,
+          firstRecord: this.#shardStart[shard],
+          split: this.dir,
+        });
+        this.#unverified.delete(shard);
+      }
       const inShard = Math.min(count - done, this.#shardStart[shard + 1] - index);
       const file = this.#files[shard];
       await file.seek((index - this.#shardStart[shard]) * recordBytes, Deno.SeekMode.Start);
@@ -192,20 +222,59 @@ async function readFull(file: Deno.FsFile, into: Uint8Array): Promise<void> {
   }
 }
 
-/** Checks the sha256 of the file at `path`, reading it in chunks. */
-export async function verifyDigest(path: string, expected: string): Promise<void> {
+/** What {@linkcode verifyShard} checks a shard against. */
+export interface ShardCheck {
+  /** The manifest's sha256 of the shard. */
+  sha256: string;
+  /** Float32 values per record. */
+  recordSize: number;
+  /** Index in the split of the shard's first record (for messages). */
+  firstRecord: number;
+  /** The split folder (for messages). */
+  split: string;
+}
+
+/**
+ * Reads the shard at `path` once, sequentially in large chunks: its sha256 must be the manifest's and every
+ * value finite. Throws {@linkcode CorruptShardError} naming the split, the shard and the first bad record.
+ */
+export async function verifyShard(path: string, check: ShardCheck): Promise<void> {
   const hash = createHash("sha256");
   using file = await Deno.open(path, { read: true });
   const buffer = new Uint8Array(READ_CHUNK);
+  const values = new Float32Array(buffer.buffer);
+  const recordBytes = check.recordSize * 4;
+  const rerun = "the cache is damaged; rerun `deno task preprocess` to rebuild it";
+  let offset = 0;
   for (;;) {
-    const n = await file.read(buffer);
-    if (n === null) break;
+    // Fill whole chunks (a multiple of 4 bytes), so values never straddle two reads.
+    let n = 0;
+    while (n < buffer.length) {
+      const read = await file.read(buffer.subarray(n));
+      if (read === null) break;
+      n += read;
+    }
+    if (n === 0) break;
     hash.update(buffer.subarray(0, n));
+    for (let i = 0; i < n >> 2; i++) {
+      const v = values[i];
+      if (v - v !== 0) { // NaN or ±Infinity
+        const inShard = Math.floor((offset + 4 * i) / recordBytes);
+        const pixel = ((offset + 4 * i) % recordBytes) / 4;
+        throw new CorruptShardError(
+          `${path}: record ${inShard} of this shard (record ${check.firstRecord + inShard} of the split ` +
+            `${check.split}) holds ${v} at pixel ${pixel}; ${rerun}`,
+        );
+      }
+    }
+    offset += n;
+    if (n < buffer.length) break;
   }
   const actual = hash.digest("hex");
-  if (actual !== expected) {
-    throw new SplitFormatError(
-      `${path} has sha256 ${actual}, manifest says ${expected}: the shard is corrupt; rerun \`deno task preprocess\``,
+  if (actual !== check.sha256) {
+    throw new CorruptShardError(
+      `${path} (split ${check.split}) has sha256 ${actual}, its manifest says ${check.sha256}: the file changed ` +
+        `after preprocessing; ${rerun}`,
     );
   }
 }

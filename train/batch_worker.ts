@@ -15,7 +15,7 @@ self.onmessage = async (event: MessageEvent) => {
   const { id, type } = event.data;
   try {
     if (type === "open") {
-      reader = await openSplit(event.data.dir);
+      reader = await openSplit(event.data.dir, { verify: event.data.verify ?? false });
       standardization = event.data.standardization;
       self.postMessage({ id });
     } else if (type === "load") {

@@ -5,7 +5,7 @@
  * current one trains.
  * @module
  */
-import type { SplitReader } from "../pipeline/mod.ts";
+import { CorruptShardError, type SplitReader } from "../pipeline/mod.ts";
 import { seededRandom } from "../lib/mod.ts";
 import { applyStandardization, type Standardization } from "../model/mod.ts";
 import { applyAugmentation, type AugmentOptions, augments, drawAugmentation } from "./augment.ts";
@@ -111,6 +111,7 @@ export async function assembleBatch(
       applyAugmentation(rows.subarray(r * width, (r + 1) * width), w, h, draw, scratch);
     }
   }
+  requireFinite(reader, sorted, rows);
   if (standardization) {
     for (let r = 0; r < n; r++) applyStandardization(rows.subarray(r * width, (r + 1) * width), standardization);
   }
@@ -119,6 +120,33 @@ export async function assembleBatch(
     for (let r = 0; r < n; r++) values.set(rows.subarray(r * width + a, r * width + b), a * n + r * (b - a));
   }
   return { size: n, values, labels: Float32Array.from(labels) };
+}
+
+/** Options of {@linkcode BatchLoader.create}. */
+export interface LoaderOptions {
+  /** Standardise records with these statistics. */
+  standardization?: Standardization;
+  /** Verify each shard (sha256, finite values) before its first use; see `openSplit`. */
+  verify?: boolean;
+}
+
+/**
+ * Throws {@linkcode CorruptShardError} naming the split, shard and record if any value read is not finite. A
+ * cheap pass done on every batch, so even unverified shards cannot feed NaN or Infinity to the net.
+ */
+function requireFinite(reader: SplitReader, indices: Uint32Array, rows: Float32Array): void {
+  const width = reader.recordSize;
+  for (let i = 0; i < rows.length; i++) {
+    const v = rows[i];
+    if (v - v !== 0) {
+      const r = Math.floor(i / width);
+      const { file, record } = reader.locate(indices[r]);
+      throw new CorruptShardError(
+        `${reader.dir}/${file}: record ${record} of this shard (record ${indices[r]} of the split) holds ${v} ` +
+          `at pixel ${i % width}; the cache is damaged; rerun \`deno task preprocess\` to rebuild it`,
+      );
+    }
+  }
 }
 
 /**
@@ -150,10 +178,10 @@ export class BatchLoader {
   }
 
   /** Starts a loader for the split in `dir` (already checked by the caller's reader). */
-  static async create(dir: string, recordSize: number, standardization?: Standardization): Promise<BatchLoader> {
+  static async create(dir: string, recordSize: number, options: LoaderOptions = {}): Promise<BatchLoader> {
     const worker = new Worker(new URL("./batch_worker.ts", import.meta.url).href, { type: "module" });
     const loader = new BatchLoader(worker, recordSize);
-    await loader.#request({ type: "open", dir, standardization });
+    await loader.#request({ type: "open", dir, ...options });
     return loader;
   }
 
@@ -207,9 +235,14 @@ export async function* prefetchBatches(
   const count = Math.ceil(order.length / batchSize);
   const queue: Promise<HostBatch>[] = [];
   for (let i = 0; i < Math.min(depth, count); i++) queue.push(loader.load(slice(i), options.augment));
-  for (let i = 0; i < count; i++) {
-    const current = await queue.shift()!;
-    if (i + depth < count) queue.push(loader.load(slice(i + depth), options.augment));
-    yield current;
+  try {
+    for (let i = 0; i < count; i++) {
+      const current = await queue.shift()!;
+      if (i + depth < count) queue.push(loader.load(slice(i + depth), options.augment));
+      yield current;
+    }
+  } finally {
+    // Stopped early (an error, a break): batches still being read are not wanted, nor are their errors.
+    for (const pending of queue) pending.catch(() => {});
   }
 }

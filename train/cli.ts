@@ -68,6 +68,12 @@ const TRAIN_COMMAND = defineCommand({
         "for part3, constant 0.01 for part1, shuffle seed 220 + epoch, no standardisation);\n" +
         "needs a --scale raw cache; flags given as well still win",
     },
+    "no-verify": {
+      type: "boolean",
+      option: "verify",
+      help: "skip checking each shard's sha256 against the cache's manifest before first use\n" +
+        "(values are still checked for being finite); for disks you trust",
+    },
     resume: { type: "boolean", help: "continue from MODEL_DIR's checkpoint" },
     force: { type: "boolean", help: "replace an existing MODEL_DIR" },
     backend: { type: "string", value: "wasm|cpu", help: "default wasm (cpu is ~10x slower)" },
@@ -123,9 +129,14 @@ await runCli(TRAIN_COMMAND, async (flags) => {
   });
   console.error(`train: ${describeBackend(backend)}`);
   console.error(`config: ${JSON.stringify(config)}`);
+  const verify = !flags.boolean("no-verify");
+  if (!verify) {
+    console.error("warning: --no-verify: the cache's shards are not checked against their sha256 digests");
+  }
   const result = await train(config, {
     resume: flags.boolean("resume"),
     force: flags.boolean("force"),
+    verify,
     progress: true,
     environment: await runEnvironment(backend),
     hooks: { log: (line) => console.error(line) },

@@ -10,7 +10,14 @@
  * @module
  */
 import { join } from "node:path";
-import { createProgress, formatDuration, OptionError, writeFileAtomic } from "../lib/mod.ts";
+import {
+  acquireLock,
+  createProgress,
+  formatDuration,
+  OptionError,
+  OptionNamingError,
+  writeFileAtomic,
+} from "../lib/mod.ts";
 import { type Manifest, openSplit, SplitFormatError, type SplitReader } from "../pipeline/mod.ts";
 import { tensorMemory, tf } from "../engine/mod.ts";
 import {
@@ -68,9 +75,26 @@ export interface TrainOptions {
   progress?: boolean;
   /** Extra fields for training.json (backend, commit, ...). */
   environment?: Record<string, unknown>;
+  /**
+   * Verify each shard of the cache (sha256 against the manifest, every value finite) before its first use;
+   * default true. Values are checked for being finite on every batch either way.
+   */
+  verify?: boolean;
   /** Callbacks. */
   hooks?: TrainHooks;
 }
+
+/** Raised when the loss or the weights stop being finite; nothing of the failed epoch was saved. */
+export class TrainingDivergedError extends OptionNamingError {
+  /** Creates the error; the message names the epoch, the batch and the learning rate. */
+  constructor(template: string) {
+    super(template);
+    this.name = "TrainingDivergedError";
+  }
+}
+
+/** How far above the first batch's loss a batch's loss may go before the run warns (once). */
+export const LOSS_WARNING_FACTOR = 100;
 
 /** Callbacks during a run. */
 export interface TrainHooks {
@@ -89,10 +113,12 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
   const started = performance.now();
   const log = options.hooks?.log ?? (() => {});
   validateConfig(config);
+  // One run per model directory at a time: an OS lock, so a killed run leaves none behind.
+  await using _lock = await acquireLock(config.out, "deno task train");
   const outHoldsRun = await checkOutputFolder(config, options);
   // Freed in reverse order however the run ends: optimizer state, the net, then the data's readers and workers.
   using resources = new DisposableStack();
-  const data = resources.adopt(await openData(config), (d) => d.close());
+  const data = resources.adopt(await openData(config, options.verify ?? true), (d) => d.close());
   const { hidden, batchNorm, dropout } = config;
   const mlp = resources.adopt(
     buildMlp({ inputSize: data.inputSize, hidden, batchNorm, dropout }, config.seed),
@@ -111,7 +137,8 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
   log(describeData(config, data));
   log(describeNet(config, mlp, data.inputSize));
 
-  const stoppedEarly = await runEpochs(config, { mlp, optimizer, data, progress, options });
+  const watch = { startLoss: progress.history[0]?.loss ?? NaN, warned: false };
+  const stoppedEarly = await runEpochs(config, { mlp, optimizer, data, progress, options, watch });
 
   // Keep the best epoch by validation loss; evaluate once, in inference mode.
   if (progress.bestWeights) restore(mlp, progress.bestWeights);
@@ -166,7 +193,7 @@ interface RunData {
 }
 
 /** Opens train, test and (optionally) a validation split, checks they fit together, and starts their loaders. */
-async function openData(config: TrainConfig): Promise<RunData> {
+async function openData(config: TrainConfig, verify: boolean): Promise<RunData> {
   const readers: SplitReader[] = [];
   const loaders: BatchLoader[] = [];
   const close = () => {
@@ -189,7 +216,7 @@ async function openData(config: TrainConfig): Promise<RunData> {
       standardization = standardizationFromStats(stats, inputSize, stdFloorFor(manifest.scale));
     }
     const load = async (name: string) => {
-      const loader = await BatchLoader.create(join(config.data, name), inputSize, standardization);
+      const loader = await BatchLoader.create(join(config.data, name), inputSize, { standardization, verify });
       loaders.push(loader);
       return loader;
     };
@@ -290,6 +317,8 @@ interface EpochContext {
   data: RunData;
   progress: RunProgress;
   options: TrainOptions;
+  /** Where the loss started (NaN until the first batch), and whether the run has warned about it. */
+  watch: { startLoss: number; warned: boolean };
 }
 
 /** Runs the remaining epochs, each followed by validation, best-epoch tracking and a checkpoint; true if stopped early. */
@@ -302,6 +331,8 @@ async function runEpochs(config: TrainConfig, context: EpochContext): Promise<bo
     progress.epoch = epoch + 1;
     // One copy of the weights per epoch serves both the checkpoint and, when it improved, the best weights.
     const weights = snapshot(context.mlp);
+    // The loss of every batch was finite, but the last update could still have broken the weights.
+    if (weights.some((w) => !allFinite(w))) throw diverged(config, epoch, record.lr, "the weights", "the last batch");
     const bestChanged = updateBest(progress, record, weights, context.data.indices.validation.length > 0);
     options.hooks?.log?.(formatEpoch(record, config.epochs) + (bestChanged ? "  *best" : ""));
     await saveCheckpoint(join(config.out, CHECKPOINT_DIR), {
@@ -343,6 +374,13 @@ async function trainEpoch(config: TrainConfig, context: EpochContext, epoch: num
     dataSeconds += (performance.now() - waitStart) / 1000;
     const batch = data.trainLoader.toTensors(host);
     const result = trainStep(mlp, batch, { dropoutSeed: config.seed * 1_000_003 + epoch * 100_003 + step });
+    if (!Number.isFinite(result.loss)) {
+      result.gradients.forEach((g) => g.dispose());
+      disposeInput(batch);
+      bar?.done();
+      throw diverged(config, epoch, lr, `the loss (${result.loss})`, `batch ${step + 1}`);
+    }
+    watchLoss(context, result.loss, epoch, step, lr);
     optimizer.apply(result.gradients, lr);
     result.gradients.forEach((g) => g.dispose());
     disposeInput(batch);
@@ -370,6 +408,37 @@ async function trainEpoch(config: TrainConfig, context: EpochContext, epoch: num
     dataSeconds,
     tensors: tf.memory().numTensors,
   };
+}
+
+/** Warns once when a batch's loss climbs far above where the run started. */
+function watchLoss(context: EpochContext, loss: number, epoch: number, step: number, lr: number): void {
+  const { watch } = context;
+  if (Number.isNaN(watch.startLoss)) watch.startLoss = loss;
+  if (watch.warned || !(loss > LOSS_WARNING_FACTOR * watch.startLoss)) return;
+  watch.warned = true;
+  context.options.hooks?.log?.(
+    `warning: the loss (${loss.toPrecision(3)} at epoch ${epoch + 1}, batch ${step + 1}) is over ` +
+      `${LOSS_WARNING_FACTOR} times where it started (${watch.startLoss.toPrecision(3)}): the learning rate ` +
+      `(${lr.toPrecision(3)}) is probably too high`,
+  );
+}
+
+/** The error for a run whose loss or weights stopped being finite. */
+function diverged(config: TrainConfig, epoch: number, lr: number, what: string, where: string): TrainingDivergedError {
+  const kept = epoch > 0
+    ? `the checkpoint of epoch ${epoch} (and the best weights so far in it) stays as it was`
+    : "nothing was saved";
+  const inputs = config.standardize ? "" : ", or standardised inputs (leave out {standardize})";
+  return new TrainingDivergedError(
+    `Training diverged at epoch ${epoch + 1}, ${where}, learning rate ${lr.toPrecision(3)}: ${what} stopped ` +
+      `being finite. The run stopped; ${kept}. Try a learning rate ten times lower ({lr} ` +
+      `${(config.lr / 10).toPrecision(3)})${inputs}, and start again with {force}`,
+  );
+}
+
+function allFinite(values: Float32Array): boolean {
+  for (let i = 0; i < values.length; i++) if (values[i] - values[i] !== 0) return false;
+  return true;
 }
 
 /** Records the epoch as the best when its validation loss is the lowest yet; true when it is. */

@@ -32,7 +32,15 @@ export {
   type TrainPreset,
   validateConfig,
 } from "./config.ts";
-export { formatEpoch, train, type TrainHooks, type TrainOptions, type TrainResult } from "./fit.ts";
+export {
+  formatEpoch,
+  LOSS_WARNING_FACTOR,
+  train,
+  type TrainHooks,
+  TrainingDivergedError,
+  type TrainOptions,
+  type TrainResult,
+} from "./fit.ts";
 export { type IsolatedOptions, trainIsolated } from "./isolated.ts";
 export {
   type EpochRecord,
