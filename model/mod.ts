@@ -14,6 +14,7 @@ export {
   ModelFileError,
   type ModelMetadata,
   saveLayersModel,
+  weightsFingerprint,
 } from "./model_files.ts";
 export {
   applyStandardization,

@@ -9,6 +9,7 @@
  * @module
  */
 import { join } from "node:path";
+import { createHash } from "node:crypto";
 import { writeFileAtomic } from "../lib/mod.ts";
 import type { PreprocessParams } from "../pipeline/mod.ts";
 import { tf } from "../engine/mod.ts";
@@ -27,6 +28,8 @@ export interface ModelMetadata {
   preprocess: PreprocessParams;
   /** Per-pixel standardisation applied before the net, with its statistics file in the model directory. */
   standardize: { file: string; stdFloor: number } | null;
+  /** {@linkcode weightsFingerprint} of weights.bin, set by {@linkcode saveLayersModel} (absent in older models). */
+  weightsFingerprint?: string;
   /** Which preset or shape the net has. */
   architecture: { model: string; hidden: number[]; batchNorm: boolean; dropout: number };
 }
@@ -49,17 +52,32 @@ export async function saveLayersModel(dir: string, model: tf.LayersModel, metada
       ? new Uint8Array(weightData)
       : new Uint8Array(await new Blob((weightData ?? []) as ArrayBuffer[]).arrayBuffer());
     await writeFileAtomic(join(dir, MODEL_FILES.weights), bytes);
+    // Written after the weights, model.json names their fingerprint: a reader that catches the two files
+    // mid-replacement (new weights, old model.json) is told so instead of loading a mix.
+    const dognet: ModelMetadata = { ...metadata, weightsFingerprint: weightsFingerprint(bytes) };
     const json = {
       format: artifacts.format ?? "layers-model",
       generatedBy: artifacts.generatedBy,
       convertedBy: artifacts.convertedBy ?? null,
       modelTopology: artifacts.modelTopology,
       weightsManifest: [{ paths: [MODEL_FILES.weights], weights: artifacts.weightSpecs }],
-      userDefinedMetadata: { dognet: metadata },
+      userDefinedMetadata: { dognet },
     };
     await writeFileAtomic(join(dir, MODEL_FILES.model), new TextEncoder().encode(JSON.stringify(json)));
     return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: "JSON", weightDataBytes: bytes.length } };
   }));
+}
+
+/**
+ * A cheap fingerprint of weight bytes: sha256 of their length and of their first and last 64 KiB. Every
+ * training step changes every weight, so two epochs' files never share it; hashing all of part3's 245 MB
+ * would add a second to every load.
+ */
+export function weightsFingerprint(bytes: Uint8Array): string {
+  const edge = 64 << 10;
+  const hash = createHash("sha256").update(String(bytes.length));
+  hash.update(bytes.subarray(0, edge)).update(bytes.subarray(Math.max(edge, bytes.length - edge)));
+  return hash.digest("hex");
 }
 
 /** A model read back from a directory. */
@@ -102,6 +120,12 @@ export async function loadLayersModel(dir: string): Promise<LoadedModel> {
   if (weightData.length !== expected) {
     throw new ModelFileError(
       `${weightsPath} is ${weightData.length} bytes, ${modelPath} describes ${expected}: the files do not belong together or one is truncated`,
+    );
+  }
+  if (metadata.weightsFingerprint && metadata.weightsFingerprint !== weightsFingerprint(weightData)) {
+    throw new ModelFileError(
+      `${weightsPath} is not the one ${modelPath} was written with: a run is replacing the model (load it again ` +
+        `when it has finished), or the files come from different runs`,
     );
   }
   let stats: Float32Array | null = null;

@@ -26,6 +26,6 @@ self.onmessage = async (event: MessageEvent) => {
       });
     }
   } catch (error) {
-    self.postMessage({ id, error: (error as Error).message });
+    self.postMessage({ id, error: (error as Error).message, name: (error as Error).name });
   }
 };

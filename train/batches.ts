@@ -5,7 +5,7 @@
  * current one trains.
  * @module
  */
-import { CorruptShardError, type SplitReader } from "../pipeline/mod.ts";
+import { CorruptShardError, SplitFormatError, type SplitReader } from "../pipeline/mod.ts";
 import { seededRandom } from "../lib/mod.ts";
 import { applyStandardization, type Standardization } from "../model/mod.ts";
 import { applyAugmentation, type AugmentOptions, augments, drawAugmentation } from "./augment.ts";
@@ -163,11 +163,11 @@ export class BatchLoader {
     this.#worker = worker;
     this.#ranges = chunkRanges(recordSize);
     worker.onmessage = (event: MessageEvent) => {
-      const { id, error, batch } = event.data;
+      const { id, error, name, batch } = event.data;
       const waiting = this.#pending.get(id);
       if (!waiting) return;
       this.#pending.delete(id);
-      if (error) waiting.reject(new Error(error));
+      if (error) waiting.reject(workerError(name, error));
       else waiting.resolve(batch);
     };
     worker.onerror = (event) => {
@@ -212,6 +212,13 @@ export class BatchLoader {
     for (const waiting of this.#pending.values()) waiting.reject(new Error("batch loader closed"));
     this.#pending.clear();
   }
+}
+
+/** The worker's error as the class it was thrown as, where the caller may tell it apart. */
+function workerError(name: string, message: string): Error {
+  if (name === "CorruptShardError") return new CorruptShardError(message);
+  if (name === "SplitFormatError") return new SplitFormatError(message);
+  return Object.assign(new Error(message), { name });
 }
 
 /** Frees a batch's tensors. */

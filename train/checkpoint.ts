@@ -8,7 +8,7 @@
  * @module
  */
 import { join } from "node:path";
-import { writeFileAtomic, writeTextFileAtomic } from "../lib/mod.ts";
+import { OptionNamingError, sweepTemporaryFiles, writeFileAtomic, writeTextFileAtomic } from "../lib/mod.ts";
 
 /** Version of the checkpoint layout. */
 export const CHECKPOINT_VERSION = 1;
@@ -46,11 +46,11 @@ export interface Checkpoint<Config, History> {
   best: Float32Array[] | null;
 }
 
-/** Raised when a checkpoint is missing or does not fit the run. */
-export class CheckpointError extends Error {
+/** Raised when a checkpoint is missing, cannot be written, or does not fit the run. */
+export class CheckpointError extends OptionNamingError {
   /** Creates the error. */
-  constructor(message: string) {
-    super(message);
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
     this.name = "CheckpointError";
   }
 }
@@ -93,6 +93,7 @@ export async function saveCheckpoint<C, H>(
   },
 ): Promise<void> {
   await Deno.mkdir(dir, { recursive: true });
+  await sweepTemporaryFiles(dir); // left by a run killed while writing
   const tag = String(state.epoch).padStart(4, "0");
   const previous = await readState<C, H>(dir).catch(() => null);
   const files = {
@@ -125,7 +126,7 @@ async function readState<C, H>(dir: string): Promise<CheckpointState<C, H>> {
     text = await Deno.readTextFile(path);
   } catch {
     throw new CheckpointError(
-      `no checkpoint in ${dir} (${STATE_FILE} is missing): nothing to resume; run without --resume`,
+      `no checkpoint in ${dir} (${STATE_FILE} is missing): nothing to resume; run without {resume}`,
     );
   }
   const state = JSON.parse(text) as CheckpointState<C, H>;

@@ -16,6 +16,7 @@ import {
   formatDuration,
   OptionError,
   OptionNamingError,
+  sweepTemporaryFiles,
   writeFileAtomic,
 } from "../lib/mod.ts";
 import { type Manifest, openSplit, SplitFormatError, type SplitReader } from "../pipeline/mod.ts";
@@ -115,6 +116,7 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
   validateConfig(config);
   // One run per model directory at a time: an OS lock, so a killed run leaves none behind.
   await using _lock = await acquireLock(config.out, "deno task train");
+  await sweepTemporaryFiles(config.out); // left by a run killed while writing the model
   const outHoldsRun = await checkOutputFolder(config, options);
   // Freed in reverse order however the run ends: optimizer state, the net, then the data's readers and workers.
   using resources = new DisposableStack();
@@ -151,7 +153,15 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
     parameterCount: countParameters(mlp),
     classes: data.manifest.classes,
   };
-  await writeModelDirectory(config, data, mlp, result, options.environment ?? {});
+  try {
+    await writeModelDirectory(config, data, mlp, result, options.environment ?? {});
+  } catch (error) {
+    throw new CheckpointError(
+      `Cannot write the model into ${config.out}: ${(error as Error).message}. Each of its files is whole, ` +
+        `old or new, and the checkpoint of epoch ${progress.epoch} is intact; make room, then run again with {resume}`,
+      { cause: error },
+    );
+  }
   return result;
 }
 
@@ -335,18 +345,28 @@ async function runEpochs(config: TrainConfig, context: EpochContext): Promise<bo
     if (weights.some((w) => !allFinite(w))) throw diverged(config, epoch, record.lr, "the weights", "the last batch");
     const bestChanged = updateBest(progress, record, weights, context.data.indices.validation.length > 0);
     options.hooks?.log?.(formatEpoch(record, config.epochs) + (bestChanged ? "  *best" : ""));
-    await saveCheckpoint(join(config.out, CHECKPOINT_DIR), {
-      epoch: progress.epoch,
-      config: resumeKey(config),
-      history: progress.history,
-      best: progress.best,
-      optimizerStep: context.optimizer.step,
-    }, {
-      tensors: weights,
-      optimizerSlots: context.optimizer.state().slots,
-      best: progress.bestWeights,
-      bestChanged,
-    });
+    const dir = join(config.out, CHECKPOINT_DIR);
+    try {
+      await saveCheckpoint(dir, {
+        epoch: progress.epoch,
+        config: resumeKey(config),
+        history: progress.history,
+        best: progress.best,
+        optimizerStep: context.optimizer.step,
+      }, {
+        tensors: weights,
+        optimizerSlots: context.optimizer.state().slots,
+        best: progress.bestWeights,
+        bestChanged,
+      });
+    } catch (error) {
+      const intact = epoch > 0 ? `the checkpoint of epoch ${epoch} is intact` : "no earlier checkpoint exists";
+      throw new CheckpointError(
+        `Cannot write the checkpoint of epoch ${progress.epoch} into ${dir}: ${(error as Error).message}. ` +
+          `Nothing was half-written (${intact}); make room, then continue with {resume}`,
+        { cause: error },
+      );
+    }
     await options.hooks?.onEpoch?.(record);
   }
   return false;

@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { makeLabelledSet } from "../demo/mod.ts";
-import { preprocess, SplitFormatError } from "../pipeline/mod.ts";
+import { CorruptShardError, preprocess, SplitFormatError } from "../pipeline/mod.ts";
 import { initBackend } from "../engine/mod.ts";
-import { OptionError } from "../lib/mod.ts";
-import { train } from "./fit.ts";
+import { acquireLock, LockedError, OptionError } from "../lib/mod.ts";
+import { train, TrainingDivergedError } from "./fit.ts";
 import { makeTrainConfig, type TrainConfig } from "./config.ts";
 import { loadLayersModel } from "../model/mod.ts";
 import { batchStatisticsAccuracy } from "../experiments/mod.ts";
@@ -154,5 +154,76 @@ Deno.test("test accuracy with BatchNorm in training mode: train() and the saved 
   assert.ok(Math.abs(viaLayers - viaFit.accuracy) <= 1 / 60, `layers ${viaLayers} vs fit ${viaFit.accuracy}`);
   const part1 = await train({ ...base(dir, "p1"), epochs: 1 });
   assert.equal(part1.metrics.testBatchStatistics, null);
+  await Deno.remove(dir, { recursive: true });
+});
+
+/** Overwrites four bytes at `offset` of a shard with `value` as float32. */
+async function poke(path: string, record: number, recordSize: number, value: number): Promise<void> {
+  const bytes = await Deno.readFile(path);
+  new DataView(bytes.buffer).setFloat32((record * recordSize + 17) * 4, value, true);
+  await Deno.writeFile(path, bytes);
+}
+
+Deno.test("train() refuses a shard that changed after preprocessing, naming split, shard and record", async () => {
+  const dir = await cache();
+  const shard = join(dir, "cache", "train", "shard-00000.f32");
+  // A finite value changed in the middle of the shard: only its digest tells.
+  await poke(shard, 80, 256, 3.4e38);
+  await assert.rejects(
+    () => train({ ...base(dir, "m"), epochs: 1 }),
+    (e) =>
+      e instanceof CorruptShardError &&
+      /train\/shard-00000\.f32 \(split .*cache\/train\) has sha256 /.test(e.message) &&
+      /rerun `deno task preprocess`/.test(e.message),
+  );
+  // Unverified, the 3.4e38 pixel reaches the net, and blows it up: even so the run stops rather than save it.
+  await assert.rejects(
+    () => train({ ...base(dir, "m"), epochs: 1 }, { verify: false, force: true }),
+    TrainingDivergedError,
+  );
+  // ...but a value that is not finite never reaches the net, verified or not.
+  await poke(shard, 80, 256, NaN);
+  for (const verify of [true, false]) {
+    await assert.rejects(
+      () => train({ ...base(dir, "m"), epochs: 1 }, { verify, force: true }),
+      (e) => e instanceof CorruptShardError && /shard-00000\.f32: record 80 .* holds NaN at pixel 17/.test(e.message),
+      `verify ${verify}`,
+    );
+  }
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("train() stops a run whose loss stops being finite, naming epoch, batch and learning rate", async () => {
+  const dir = await cache();
+  const lines: string[] = [];
+  const config = { ...base(dir, "m"), lr: 1e20, optimizer: "sgd" as const, standardize: false };
+  await assert.rejects(
+    () => train(config, { hooks: { log: (line) => lines.push(line) } }),
+    (e) =>
+      e instanceof TrainingDivergedError &&
+      /diverged at epoch 1, batch \d+, learning rate 1\.00e\+20: the loss \(NaN\) stopped being finite/.test(
+        e.message,
+      ) && /nothing was saved\. Try a learning rate ten times lower \(lr 1\.00e\+19\)/.test(e.message),
+  );
+  // Nothing that looks like a model or a checkpoint is left.
+  const names = [...Deno.readDirSync(join(dir, "m"))].map((e) => e.name);
+  assert.deepEqual(names.filter((n) => n !== ".lock"), []);
+  // A loss that climbs far above its start but stays finite warns, once.
+  const climbing = { ...base(dir, "m2"), lr: 1e6, standardize: false, epochs: 2 };
+  const warned: string[] = [];
+  await train(climbing, { hooks: { log: (line) => warned.push(line) } });
+  const warnings = warned.filter((l) => l.startsWith("warning:"));
+  assert.equal(warnings.length, 1, warned.join("\n"));
+  assert.match(warnings[0], /over 100 times where it started .* learning rate \(1\.00e\+6\) is probably too high/);
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("train() holds the model folder's lock for the length of a run", async () => {
+  const dir = await cache();
+  await using _holder = await acquireLock(join(dir, "m"), "another run");
+  await assert.rejects(
+    () => train({ ...base(dir, "m"), epochs: 1 }),
+    (e) => e instanceof LockedError && /in use by another run \(another run, pid \d+/.test(e.message),
+  );
   await Deno.remove(dir, { recursive: true });
 });

@@ -3,11 +3,19 @@ import { join } from "node:path";
 import { initBackend, tf } from "../engine/mod.ts";
 import { buildMlp, disposeMlp, type Mlp, parameters, predictProbabilities, trainStep } from "./mlp.ts";
 import { Optimizer } from "./optimizers.ts";
-import { loadLayersModel, ModelFileError, type ModelMetadata, saveLayersModel } from "../model/mod.ts";
+import {
+  loadLayersModel,
+  ModelFileError,
+  type ModelMetadata,
+  saveLayersModel,
+  weightsFingerprint as fingerprint,
+} from "../model/mod.ts";
 import { toLayersModel } from "./layers_model.ts";
 import { DEFAULT_PREPROCESS } from "../pipeline/mod.ts";
 
 await initBackend("wasm");
+
+const fingerprintOf = async (path: string) => fingerprint(await Deno.readFile(path));
 
 function trainedNet(batchNorm: boolean): Mlp {
   const mlp = buildMlp({ inputSize: 4200, hidden: batchNorm ? [40, 6] : [5, 3], batchNorm, dropout: 0 }, 5);
@@ -40,7 +48,9 @@ for (const batchNorm of [false, true]) {
     await saveLayersModel(dir, model, metadata(4200));
     model.dispose();
     const loaded = await loadLayersModel(dir);
-    assert.deepEqual(loaded.metadata, metadata(4200));
+    const { weightsFingerprint, ...rest } = loaded.metadata;
+    assert.deepEqual(rest, metadata(4200));
+    assert.equal(weightsFingerprint, await fingerprintOf(join(dir, "weights.bin")));
     const x = tf.randomNormal([7, 4200], 0, 1, "float32", 2) as tf.Tensor2D;
     const ours = predictProbabilities(mlp, [
       tf.slice(x, [0, 0], [7, 4096]) as tf.Tensor2D,
@@ -79,5 +89,29 @@ Deno.test("loadLayersModel() names a missing directory, a missing or truncated w
   await assert.rejects(() => loadLayersModel(dir), /model\.json is not valid JSON/);
   model.dispose();
   disposeMlp(mlp);
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("loadLayersModel() refuses weights.bin of another save beside model.json (a model caught mid-replacement)", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "model_files_test" });
+  const [first, second] = [
+    trainedNet(false),
+    buildMlp({ inputSize: 4200, hidden: [5, 3], batchNorm: false, dropout: 0 }, 9),
+  ];
+  for (const [name, mlp] of [["a", first], ["b", second]] as const) {
+    const model = toLayersModel(mlp);
+    await saveLayersModel(join(dir, name), model, metadata(4200));
+    model.dispose();
+    disposeMlp(mlp);
+  }
+  // What a reader sees between the two renames of a save over an older model: new weights, old model.json.
+  await Deno.copyFile(join(dir, "b", "weights.bin"), join(dir, "a", "weights.bin"));
+  await assert.rejects(
+    () => loadLayersModel(join(dir, "a")),
+    (e) => e instanceof ModelFileError && /weights\.bin is not the one .*model\.json was written with/.test(e.message),
+  );
+  const loaded = await loadLayersModel(join(dir, "b"));
+  assert.match(loaded.metadata.weightsFingerprint ?? "", /^[0-9a-f]{64}$/);
+  loaded.model.dispose();
   await Deno.remove(dir, { recursive: true });
 });
