@@ -217,6 +217,9 @@ export function isGrayJpeg(bytes: Uint8Array): boolean {
 function describeSharpError(error: unknown): string {
   const message = error instanceof Error ? error.message : String(error);
   if (/unsupported image format/i.test(message)) return "not an image (unsupported or unrecognised format)";
+  if (/exceeds pixel limit/i.test(message)) {
+    return "too many pixels: its header claims more than libvips' limit of 268,402,689 (16383²); not decoded";
+  }
   if (/premature end|truncated|end of file|corrupt|bad huffman|warning treated as error/i.test(message)) {
     return `truncated or corrupt image (${firstLine(message)})`;
   }

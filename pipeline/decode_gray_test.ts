@@ -194,3 +194,12 @@ Deno.test("cmykToRgb() is OpenCV's icvCvt_CMYK2BGR on libjpeg's inverted samples
   const rgb = cmykToRgb(Uint8Array.from([0, 0, 0, 0, 10, 200, 30, 255, 128, 0, 0, 0]));
   assert.deepEqual(Array.from(rgb), [255, 255, 255, 0, 0, 0, 128, 255, 255]);
 });
+
+Deno.test("decodeGray() refuses a decompression bomb from its header, without decoding it", async () => {
+  const started = performance.now();
+  await assert.rejects(
+    () => decodeGray(edge.bomb, DEFAULT_PREPROCESS),
+    (e) => e instanceof ImageDecodeError && /bomb\.png: too many pixels: its header claims more than/.test(e.message),
+  );
+  assert.ok(performance.now() - started < 2000, "refused at once");
+});

@@ -6,6 +6,7 @@ import { initBackend } from "../engine/mod.ts";
 import { acquireLock, LockedError, OptionError } from "../lib/mod.ts";
 import { train, TrainingDivergedError } from "./fit.ts";
 import { makeTrainConfig, type TrainConfig } from "./config.ts";
+import { CheckpointError } from "./checkpoint.ts";
 import { loadLayersModel } from "../model/mod.ts";
 import { batchStatisticsAccuracy } from "../experiments/mod.ts";
 
@@ -81,6 +82,12 @@ Deno.test("train() with --resume after an interruption ends with the same weight
     }), /simulated crash/);
   const resumed = await train(interrupted, { resume: true });
   assert.equal(resumed.history.length, 4);
+  // Resuming with other settings would not continue the same run: refused, naming both.
+  await assert.rejects(
+    () => train({ ...interrupted, lr: 0.5 }, { resume: true }),
+    (e) =>
+      e instanceof CheckpointError && /made with different settings:\n {2}checkpoint: .*"lr":0\.01/.test(e.message),
+  );
   const [a, b] = await Promise.all(["whole", "interrupted"].map((d) => Deno.readFile(join(dir, d, "weights.bin"))));
   assert.deepEqual(a, b);
   // The augmentation really changed what was trained on.
