@@ -20,7 +20,7 @@ export { type CsvRow, parseCsv, parseCsvObjects, toCsv } from "./csv.ts";
 export { type ChartPanel, niceTicks, renderChart, type Series } from "./svg_chart.ts";
 export { normalFrom, seededRandom } from "./random.ts";
 export { escapeHtml, percent } from "./text.ts";
-export { forEachLimited, mapInOrder, type MapInOrderOptions } from "./pool.ts";
+export { forEachLimited, mapInOrder, type MapInOrderOptions, Slots } from "./pool.ts";
 export { OptionError, OptionNamingError, renderOptionNames, requireChoice, requireInteger } from "./errors.ts";
 export {
   type CommandSpec,

@@ -1,6 +1,7 @@
 /**
- * The one concurrency limiter: work over a list with a bounded number of tasks in
- * flight, results handed back in the list's order.
+ * Bounded concurrency: work over a list with a bounded number of tasks in flight, results
+ * handed back in the list's order ({@linkcode mapInOrder}); and, for work that arrives on its
+ * own (requests to a server), a fixed number of slots to take turns in ({@linkcode Slots}).
  * @module
  */
 
@@ -65,5 +66,34 @@ export async function forEachLimited<T>(
   // A task's slot is freed when it ends, whatever the order: no long task holds up the next start.
   for await (const _ of mapInOrder(items, task, { concurrency, lookahead: items.length })) {
     // results are void; iterating drives the work and surfaces the first error
+  }
+}
+
+/** A fixed number of slots; taking one waits, first come first served, while all are taken. */
+export class Slots {
+  #free: number;
+  #waiting: (() => void)[] = [];
+
+  /** Creates `count` slots. */
+  constructor(count: number) {
+    if (!(Number.isInteger(count) && count >= 1)) throw new RangeError(`slots must be >= 1, got ${count}`);
+    this.#free = count;
+  }
+
+  /** Takes a slot, waiting for one if need be; dispose the result to give it back. */
+  async take(): Promise<AsyncDisposable> {
+    if (this.#free > 0) this.#free--;
+    else await new Promise<void>((resolve) => this.#waiting.push(resolve));
+    let given = false;
+    return {
+      [Symbol.asyncDispose]: () => {
+        if (given) return Promise.resolve();
+        given = true;
+        const next = this.#waiting.shift();
+        if (next) next();
+        else this.#free++;
+        return Promise.resolve();
+      },
+    };
   }
 }

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { forEachLimited, mapInOrder } from "./pool.ts";
+import { forEachLimited, mapInOrder, Slots } from "./pool.ts";
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -47,4 +47,20 @@ Deno.test("forEachLimited() starts the next task as soon as any slot frees", asy
   }, 2);
   // Task 3 starts while task 0 (40 ms) is still running.
   assert.ok(starts[3] < 30, `task 3 started at ${starts[3].toFixed(0)} ms`);
+});
+
+Deno.test("Slots lets `count` holders in at once and the rest in arrival order", async () => {
+  const slots = new Slots(2);
+  const order: number[] = [];
+  let inside = 0, peak = 0;
+  await Promise.all([0, 1, 2, 3, 4].map(async (i) => {
+    await using _slot = await slots.take();
+    order.push(i);
+    inside++;
+    peak = Math.max(peak, inside);
+    await sleep(5);
+    inside--;
+  }));
+  assert.equal(peak, 2);
+  assert.deepEqual(order, [0, 1, 2, 3, 4]);
 });

@@ -26,8 +26,14 @@ export interface ModelMetadata {
   classes: [string, string];
   /** The preprocessing the training data had (from the cache's manifest). */
   preprocess: PreprocessParams;
-  /** Per-pixel standardisation applied before the net, with its statistics file in the model directory. */
+  /**
+   * Per-pixel standardisation inference applies before the net, with its statistics file in the model
+   * directory. Null in models written since the standardisation is folded into the first layer (see
+   * `foldedStandardization`); set in older models, whose first layer expects standardised pixels.
+   */
   standardize: { file: string; stdFloor: number } | null;
+  /** The standardisation training applied, folded into the first layer (its statistics kept for reference). */
+  foldedStandardization?: { file: string; stdFloor: number } | null;
   /** {@linkcode weightsFingerprint} of weights.bin, set by {@linkcode saveLayersModel} (absent in older models). */
   weightsFingerprint?: string;
   /** Which preset or shape the net has. */

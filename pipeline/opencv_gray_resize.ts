@@ -69,7 +69,8 @@ function roundHalfEven(x: number): number {
 }
 
 /**
- * Converts interleaved 8-bit RGB (3 channels) or gray (1 channel) pixels to gray
+ * Converts interleaved 8-bit RGB (3 channels), RGBA (4, alpha ignored: a browser canvas's
+ * layout, already composited) or gray (1 channel) pixels to gray
  * with OpenCV 4's BT.601 fixed point (15-bit: 9798, 19235, 3735), resizes to
  * size×size with OpenCV's INTER_LINEAR, and writes value × `gain` into `out`.
  * The luma is taken only at the source pixels the resize reads.
@@ -78,7 +79,7 @@ export function grayResizeLinear(
   pixels: Uint8Array,
   width: number,
   height: number,
-  channels: 1 | 3,
+  channels: 1 | 3 | 4,
   size: number,
   gain: number,
   out: Float32Array,
@@ -123,7 +124,7 @@ function horizontal(
     return;
   }
   for (let x = 0; x < size; x++) {
-    const p = rowStart + 3 * offset[x], q = rowStart + 3 * next[x];
+    const p = rowStart + channels * offset[x], q = rowStart + channels * next[x];
     into[x] = luma(pixels[p], pixels[p + 1], pixels[p + 2]) * weight0[x] +
       luma(pixels[q], pixels[q + 1], pixels[q + 2]) * weight1[x];
   }
@@ -139,7 +140,7 @@ function halveArea(pixels: Uint8Array, channels: number, size: number, gain: num
   const width = 2 * size;
   const at = channels === 1
     ? (i: number) => pixels[i]
-    : (i: number) => luma(pixels[3 * i], pixels[3 * i + 1], pixels[3 * i + 2]);
+    : (i: number) => luma(pixels[channels * i], pixels[channels * i + 1], pixels[channels * i + 2]);
   for (let y = 0; y < size; y++) {
     for (let x = 0; x < size; x++) {
       const p = 2 * y * width + 2 * x;

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { grayResizeLinear } from "./opencv_gray_resize.ts";
+import { seededRandom } from "../lib/mod.ts";
 
 // An 11×7 RGB image with R,G,B = (37x + 91y + 53c) mod 256. The expected values were
 // produced once by OpenCV 4.6 (Debian python3-opencv):
@@ -204,4 +205,19 @@ Deno.test("grayResizeLinear() at exactly half size averages 2×2 blocks, as cv::
   grayResizeLinear(gray, 8, 8, 1, 4, 1, out);
   // cv2.resize(g, (4, 4), interpolation=cv2.INTER_LINEAR) on the same 8×8 plane.
   assert.deepEqual(Array.from(out), [50, 108, 166, 160, 192, 122, 52, 110, 78, 136, 194, 124, 156, 86, 80, 138]);
+});
+
+Deno.test("grayResizeLinear() reads RGBA (a browser canvas) as the RGB it holds, alpha ignored", () => {
+  const random = seededRandom(5);
+  for (const [w, h, size] of [[37, 23, 16], [32, 32, 16], [10, 7, 20]]) {
+    const rgb = Uint8Array.from({ length: w * h * 3 }, () => Math.floor(random() * 256));
+    const rgba = new Uint8Array(w * h * 4);
+    for (let i = 0; i < w * h; i++) {
+      rgba.set([rgb[3 * i], rgb[3 * i + 1], rgb[3 * i + 2], Math.floor(random() * 256)], 4 * i);
+    }
+    const [a, b] = [new Float32Array(size * size), new Float32Array(size * size)];
+    grayResizeLinear(rgb, w, h, 3, size, 1, a);
+    grayResizeLinear(rgba, w, h, 4, size, 1, b);
+    assert.deepEqual(b, a, `${w}x${h} -> ${size}`);
+  }
 });

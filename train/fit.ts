@@ -573,14 +573,18 @@ async function writeModelDirectory(
       new Uint8Array(stats.buffer, stats.byteOffset, stats.byteLength),
     );
   }
+  const stdFloor = stdFloorFor(manifest.scale);
   const metadata: ModelMetadata = {
     inputSize: mlp.spec.inputSize,
     classes: manifest.classes,
     preprocess: manifest.preprocess,
-    standardize: stats ? { file: MODEL_FILES.stats, stdFloor: stdFloorFor(manifest.scale) } : null,
+    // The model takes pixels as the cache stores them: its first layer holds the standardisation.
+    standardize: null,
+    foldedStandardization: stats ? { file: MODEL_FILES.stats, stdFloor } : null,
     architecture: { model: config.model, hidden: config.hidden, batchNorm: config.batchNorm, dropout: config.dropout },
   };
-  const model = toLayersModel(mlp);
+  const standardization = stats ? standardizationFromStats(stats, mlp.spec.inputSize, stdFloor) : undefined;
+  const model = toLayersModel(mlp, { standardization });
   try {
     await saveLayersModel(config.out, model, metadata);
   } finally {

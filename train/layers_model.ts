@@ -1,13 +1,28 @@
 /**
  * The trained net as a standard tfjs layers model: Dense -> [BatchNorm] -> ReLU ... ->
  * Dense sigmoid, holding the net's weights, for saving with model/model_files.ts.
+ *
+ * Training standardises each pixel before the net; the saved model takes the pixels as the
+ * cache stores them instead, with the standardisation folded into its first layer, so that
+ * stock TensorFlow.js anywhere gives the same answers with nothing else to apply:
+ * W·((x - μ)·s) + b = (W·s)·x + (b - (W·s)·μ), with s = 1/σ per input.
  * @module
  */
 import { tf } from "../engine/mod.ts";
-import { BN_EPSILON, BN_MOMENTUM, type Mlp } from "./mlp.ts";
+import type { Standardization } from "../model/mod.ts";
+import { BN_EPSILON, BN_MOMENTUM, type DenseLayer, type Mlp } from "./mlp.ts";
 
-/** Builds the equivalent tfjs layers model (Dense -> [BatchNorm] -> ReLU ... -> Dense sigmoid) holding `mlp`'s weights. */
-export function toLayersModel(mlp: Mlp): tf.LayersModel {
+/** Options of {@linkcode toLayersModel}. */
+export interface LayersModelOptions {
+  /** The standardisation training applied before the net, to fold into its first layer. */
+  standardization?: Standardization;
+}
+
+/**
+ * Builds the equivalent tfjs layers model (Dense -> [BatchNorm] -> ReLU ... -> Dense sigmoid) holding `mlp`'s
+ * weights, with `standardization` (when given) folded into the first layer.
+ */
+export function toLayersModel(mlp: Mlp, options: LayersModelOptions = {}): tf.LayersModel {
   const { spec, layers } = mlp;
   const model = tf.sequential();
   // Weights are set layer by layer: a model's own weight list puts every
@@ -24,11 +39,18 @@ export function toLayersModel(mlp: Mlp): tf.LayersModel {
       ...(l === 0 ? { inputShape: [layer.inputSize] } : {}),
     });
     model.add(dense);
+    const folded = l === 0 && options.standardization ? foldStandardization(layer, options.standardization) : null;
     // Our weight is [out, in] in column chunks; Keras's kernel is [in, out].
     const kernel = tf.tidy(() =>
-      tf.transpose(layer.weights.length === 1 ? layer.weights[0] : tf.concat(layer.weights, 1))
+      tf.transpose(
+        folded ? tf.tensor2d(folded.weight, [layer.outputSize, layer.inputSize]) : wholeWeight(layer),
+      )
     );
-    assignments.push([dense, layer.bias ? [kernel, tf.reshape(layer.bias, [layer.outputSize])] : [kernel]]);
+    const bias = layer.bias && tf.tidy(() => {
+      const b = tf.reshape(layer.bias!, [layer.outputSize]);
+      return folded ? tf.sub(b, tf.tensor1d(folded.shift)) : b;
+    });
+    assignments.push([dense, bias ? [kernel, bias] : [kernel]]);
     if (output) break;
     if (layer.gamma) {
       const norm = tf.layers.batchNormalization({
@@ -38,12 +60,17 @@ export function toLayersModel(mlp: Mlp): tf.LayersModel {
         name: `batch_norm_${l + 1}`,
       });
       model.add(norm);
-      assignments.push([
-        norm,
-        [layer.gamma, layer.beta!, layer.movingMean!, layer.movingVariance!].map((t) =>
-          tf.reshape(t, [layer.outputSize])
-        ),
-      ]);
+      const statistics = [layer.gamma, layer.beta!, layer.movingMean!, layer.movingVariance!].map((t) =>
+        tf.reshape(t, [layer.outputSize])
+      );
+      // With BatchNorm after it, the first layer has no bias: its output is now z + (W·s)·μ, which the
+      // moving mean takes up instead (z - m = (z + c) - (m + c)).
+      if (folded && !layer.bias) {
+        const movingMean = statistics[2];
+        statistics[2] = tf.tidy(() => tf.add(movingMean, tf.tensor1d(folded.shift)));
+        movingMean.dispose();
+      }
+      assignments.push([norm, statistics]);
     }
     model.add(tf.layers.activation({ activation: "relu", name: `relu_${l + 1}` }));
     if (spec.dropout > 0) model.add(tf.layers.dropout({ rate: spec.dropout, name: `dropout_${l + 1}` }));
@@ -53,4 +80,38 @@ export function toLayersModel(mlp: Mlp): tf.LayersModel {
     weights.forEach((w) => w.dispose());
   }
   return model;
+}
+
+/** The [out, in] weight of a layer, its column chunks joined. */
+function wholeWeight(layer: DenseLayer): tf.Tensor2D {
+  return layer.weights.length === 1 ? layer.weights[0] : tf.concat(layer.weights, 1);
+}
+
+/**
+ * The first layer's weight with each input column scaled by 1/σ (rounded to float32 once), and the shift
+ * (W·s)·μ per unit, summed in float64 from the rounded weights so that the folded layer's own algebra is exact.
+ */
+function foldStandardization(layer: DenseLayer, standardization: Standardization): {
+  weight: Float32Array;
+  shift: Float32Array;
+} {
+  const { mean, invStd } = standardization;
+  if (mean.length !== layer.inputSize) {
+    throw new RangeError(`Cannot fold ${mean.length}-value statistics into a layer of ${layer.inputSize} inputs`);
+  }
+  // (Not through tf.tidy: it would walk the returned array's 53 M values looking for tensors.)
+  const whole = wholeWeight(layer);
+  const weight = (whole.dataSync() as Float32Array).slice();
+  if (layer.weights.length > 1) whole.dispose();
+  const shift = new Float32Array(layer.outputSize);
+  for (let o = 0; o < layer.outputSize; o++) {
+    const row = weight.subarray(o * layer.inputSize, (o + 1) * layer.inputSize);
+    let sum = 0;
+    for (let j = 0; j < row.length; j++) {
+      row[j] = row[j] * invStd[j];
+      sum += row[j] * mean[j];
+    }
+    shift[o] = sum;
+  }
+  return { weight, shift };
 }
