@@ -1,12 +1,30 @@
 /**
  * A single self-contained HTML page comparing trained model directories:
  * configuration, learning curves (inline SVG), final metrics and confusion
- * matrices. No scripts, no network: it opens from disk anywhere.
+ * matrices, and for each model what it learned: ROC curve, P(dog) histogram,
+ * its most confidently wrong and right test images, its first-layer weights
+ * as pictures. No scripts, no network, images inline: it opens from disk anywhere.
  * @module
  */
-import { basename, resolve } from "node:path";
+import { basename, join, resolve } from "node:path";
 import { escapeHtml as escape, percent } from "../lib/mod.ts";
-import { type EpochRecord, learningCurves, type Metrics, readRunRecord, type TrainConfig } from "../train/mod.ts";
+import {
+  type EpochRecord,
+  learningCurves,
+  type Metrics,
+  readPredictions,
+  readRunRecord,
+  type TrainConfig,
+} from "../train/mod.ts";
+import {
+  extremes,
+  firstLayerImages,
+  type GalleryImage,
+  galleryImages,
+  probabilityHistogram,
+  rocChart,
+  type UnitImage,
+} from "./report_visuals.ts";
 
 /** One run as the report shows it. */
 export interface ReportRun {
@@ -26,12 +44,30 @@ export interface ReportRun {
   history: EpochRecord[];
   /** Wall seconds. */
   wallSeconds: number;
+  /** What the net learned, where the model folder has predictions.csv and model files. */
+  visuals?: ReportVisuals;
+}
+
+/** The pictures of one run (see report_visuals.ts). */
+export interface ReportVisuals {
+  /** ROC curve SVG. */
+  roc: string;
+  /** Histogram SVG of P(dog) per true class. */
+  histogram: string;
+  /** The most confidently wrong test images, worst first. */
+  wrong: GalleryImage[];
+  /** The most confidently right. */
+  right: GalleryImage[];
+  /** First-layer units as images. */
+  units: UnitImage[];
+  /** Units in the first layer in all. */
+  unitCount: number;
 }
 
 /** Reads a model directory's run record for the report. */
 export async function readReportRun(dir: string): Promise<ReportRun> {
   const { training, history } = await readRunRecord(dir);
-  return {
+  const run: ReportRun = {
     dir: resolve(dir),
     name: basename(resolve(dir)),
     config: training.config,
@@ -41,6 +77,55 @@ export async function readReportRun(dir: string): Promise<ReportRun> {
     history,
     wallSeconds: training.wallSeconds,
   };
+  // Runs recorded before predictions.csv existed are shown with their numbers and curves only.
+  const predictions = await readPredictions(dir).catch(() => null);
+  if (predictions) {
+    const { wrong, right } = extremes(predictions);
+    const testDir = join(training.config.data, "test");
+    const units = await firstLayerImages(dir);
+    const json = JSON.parse(await Deno.readTextFile(join(dir, "model.json")));
+    run.visuals = {
+      roc: rocChart(predictions, run.name, training.metrics.test.rocAuc),
+      histogram: probabilityHistogram(predictions, run.name, run.classes),
+      wrong: await galleryImages(wrong, testDir),
+      right: await galleryImages(right, testDir),
+      units,
+      unitCount: json.weightsManifest[0].weights[0].shape[1],
+    };
+  }
+  return run;
+}
+
+function gallery(images: GalleryImage[], classes: [string, string]): string {
+  if (images.length === 0) return "<p>none</p>";
+  return `<div class="gallery">${
+    images.map((g) =>
+      `<figure><img src="${g.dataUri}" alt="${escape(g.path)}" title="${escape(g.path)}"><figcaption>true ${
+        escape(classes[g.label])
+      }<br>P(${escape(classes[1])}) ${g.probability.toFixed(3)}${
+        g.from === "cached record" ? "<br><i>cached record</i>" : ""
+      }</figcaption></figure>`
+    ).join("")
+  }</div>`;
+}
+
+function visualsSection(r: ReportRun): string {
+  const v = r.visuals;
+  if (!v) return "";
+  const svg = (text: string) => text.replace(/<\?xml[^>]*>/, "");
+  const units = v.units.map((u) =>
+    `<figure><img src="${u.dataUri}" alt="unit ${u.unit}"><figcaption>unit ${u.unit}</figcaption></figure>`
+  ).join("");
+  const which = v.units.length < v.unitCount
+    ? `the ${v.units.length} of ${v.unitCount} units with the largest weights`
+    : `all ${v.unitCount} units`;
+  return `<div class="row"><div>${svg(v.roc)}</div><div>${svg(v.histogram)}</div></div>
+<h3>Most confidently wrong on test</h3>${gallery(v.wrong, r.classes)}
+<h3>Most confidently right on test</h3>${gallery(v.right, r.classes)}
+<h3>First-layer weights (${which})</h3>
+<p class="note">Each unit's weights over the input's pixels, as trained (on standardised
+pixels): red where a bright pixel raises the unit's input, blue where it lowers it, white near 0; each picture is scaled
+to its own largest weight.</p><div class="gallery units">${units}</div>`;
 }
 
 function confusionTable(m: Metrics, classes: [string, string]): string {
@@ -81,7 +166,7 @@ export function renderReport(runs: ReportRun[], title = "dognet training report"
           }</td><td>${m.rocAuc.toFixed(3)}</td></tr>`
           : ""
       ).join("")
-    }</table></div></div></section>`;
+    }</table></div></div>${visualsSection(r)}</section>`;
   }).join("\n");
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>${escape(title)}</title>
@@ -92,6 +177,11 @@ th, td { border: 1px solid #ccc; padding: 3px 8px; text-align: right; }
 th { background: #f4f4f4; }
 section { border-top: 2px solid #888; margin-top: 28px; }
 .row { display: flex; gap: 32px; flex-wrap: wrap; }
+.gallery { display: flex; flex-wrap: wrap; gap: 8px; }
+.gallery figure { margin: 0; font-size: 11px; text-align: center; width: 100px; }
+.gallery img { width: 96px; height: 96px; display: block; margin: 0 auto 2px; image-rendering: auto; }
+.units img { width: 96px; height: 96px; }
+.note { color: #555; font-size: 13px; max-width: 900px; }
 .dir { color: #777; font-size: 12px; }
 .confusion td { min-width: 60px; }
 </style></head><body>

@@ -19,7 +19,6 @@ import {
   sweepTemporaryFiles,
   writeFileAtomic,
 } from "../lib/mod.ts";
-import { type Manifest, openSplit, SplitFormatError, type SplitReader } from "../pipeline/mod.ts";
 import { tensorMemory, tf } from "../engine/mod.ts";
 import {
   MODEL_FILES,
@@ -41,11 +40,12 @@ import {
   trainStep,
 } from "./mlp.ts";
 import { Optimizer } from "./optimizers.ts";
-import { BatchLoader, disposeInput, prefetchBatches, shuffled, splitTrainValidation } from "./batches.ts";
+import { type BatchLoader, disposeInput, prefetchBatches, shuffled } from "./batches.ts";
+import { openData, type RunData } from "./run_data.ts";
 import { computeMetrics, type Metrics } from "./metrics.ts";
 import { CheckpointError, loadCheckpoint, saveCheckpoint } from "./checkpoint.ts";
 import { toLayersModel } from "./layers_model.ts";
-import { type EpochRecord, type FinalMetrics, RUN_FILES, writeRunRecord } from "./run_record.ts";
+import { type EpochRecord, type FinalMetrics, RUN_FILES, type SplitPredictions, writeRunRecord } from "./run_record.ts";
 import { augments, formatAugment } from "./augment.ts";
 
 /** What a run produced. */
@@ -144,17 +144,18 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
 
   // Keep the best epoch by validation loss; evaluate once, in inference mode.
   if (progress.bestWeights) restore(mlp, progress.bestWeights);
+  const { metrics, predictions } = await evaluateFinal(config, mlp, data);
   const result: TrainResult = {
     history: progress.history,
     bestEpoch: progress.best?.epoch ?? progress.history.length,
     stoppedEarly,
-    metrics: await evaluateFinal(config, mlp, data),
+    metrics,
     wallSeconds: (performance.now() - started) / 1000,
     parameterCount: countParameters(mlp),
     classes: data.manifest.classes,
   };
   try {
-    await writeModelDirectory(config, data, mlp, result, options.environment ?? {});
+    await writeModelDirectory(config, data, mlp, { result, predictions }, options.environment ?? {});
   } catch (error) {
     throw new CheckpointError(
       `Cannot write the model into ${config.out}: ${(error as Error).message}. Each of its files is whole, ` +
@@ -183,100 +184,6 @@ async function checkOutputFolder(config: TrainConfig, options: TrainOptions): Pr
 async function removeOutputs(out: string): Promise<void> {
   for (const name of [...OUTPUT_FILES, CHECKPOINT_DIR]) {
     await Deno.remove(join(out, name), { recursive: true }).catch(() => {});
-  }
-}
-
-/** The cache opened for a run: its splits, their batch loaders and the record indices each phase uses. */
-interface RunData {
-  manifest: Manifest;
-  inputSize: number;
-  /** The train split's pixel statistics (mean then std), when standardising. */
-  stats: Float32Array | null;
-  trainLoader: BatchLoader;
-  validationLoader: BatchLoader;
-  testLoader: BatchLoader;
-  /** Training records, and the validation records (of train, or of the validation split). */
-  indices: { train: Uint32Array; validation: Uint32Array; test: Uint32Array };
-  /** Whether validation comes from a split of its own. */
-  validationSplit: boolean;
-  close(): void;
-}
-
-/** Opens train, test and (optionally) a validation split, checks they fit together, and starts their loaders. */
-async function openData(config: TrainConfig, verify: boolean): Promise<RunData> {
-  const readers: SplitReader[] = [];
-  const loaders: BatchLoader[] = [];
-  const close = () => {
-    loaders.forEach((loader) => loader.close());
-    readers.forEach((reader) => reader.close());
-  };
-  try {
-    for (const name of ["train", "test", ...(config.valSplit ? [config.valSplit] : [])]) {
-      readers.push(await openSplit(join(config.data, name)));
-      if (readers.length > 1) checkCompatible(config.data, readers[0], readers.at(-1)!, name);
-    }
-    const [trainSplit, testSplit, validationSplit] = readers;
-    const manifest = trainSplit.manifest;
-    const inputSize = trainSplit.recordSize;
-    let stats: Float32Array | null = null;
-    let standardization: Standardization | undefined;
-    if (config.standardize) {
-      const bytes = await Deno.readFile(join(config.data, "train", manifest.pixelStats.file));
-      stats = new Float32Array(bytes.buffer, bytes.byteOffset, bytes.length / 4);
-      standardization = standardizationFromStats(stats, inputSize, stdFloorFor(manifest.scale));
-    }
-    const load = async (name: string) => {
-      const loader = await BatchLoader.create(join(config.data, name), inputSize, { standardization, verify });
-      loaders.push(loader);
-      return loader;
-    };
-    const trainLoader = await load("train");
-    const testLoader = await load("test");
-    const validationLoader = validationSplit ? await load(config.valSplit!) : trainLoader;
-    const split = splitTrainValidation(trainSplit.labels, {
-      fraction: validationSplit ? 0 : config.valFraction,
-      seed: config.seed,
-      limit: config.limitTrain,
-      // A flipped split stores each image and its mirror side by side: they stay on the same side of the split.
-      groupSize: manifest.augmentation === "flip" ? 2 : 1,
-    });
-    if (split.train.length === 0) {
-      throw new OptionError("Cannot train: no training records are left after {limitTrain} and {valFraction}");
-    }
-    const validation = validationSplit
-      ? Uint32Array.from({ length: validationSplit.count }, (_, i) => i)
-      : split.validation;
-    const test =
-      splitTrainValidation(testSplit.labels, { fraction: 0, seed: config.seed, limit: config.limitTest }).train;
-    return {
-      manifest,
-      inputSize,
-      stats,
-      trainLoader,
-      validationLoader,
-      testLoader,
-      indices: { train: split.train, validation, test },
-      validationSplit: validationSplit !== undefined,
-      close,
-    };
-  } catch (error) {
-    close();
-    throw error;
-  }
-}
-
-/** Throws unless `other` has the same record size and scale as `train`. */
-function checkCompatible(dir: string, train: SplitReader, other: SplitReader, name: string): void {
-  if (train.recordSize !== other.recordSize) {
-    throw new SplitFormatError(
-      `${dir}: train records are ${train.manifest.width}x${train.manifest.height} but ${name} records are ` +
-        `${other.manifest.width}x${other.manifest.height}; preprocess both at the same size`,
-    );
-  }
-  if (train.manifest.scale !== other.manifest.scale) {
-    throw new SplitFormatError(
-      `${dir}: train is at ${train.manifest.scale} scale but ${name} is at ${other.manifest.scale} scale`,
-    );
   }
 }
 
@@ -414,7 +321,7 @@ async function trainEpoch(config: TrainConfig, context: EpochContext, epoch: num
   bar?.done();
   const seconds = (performance.now() - epochStart) / 1000;
   const validation = data.indices.validation.length > 0
-    ? await evaluate(mlp, data.validationLoader, data.indices.validation, config.evalBatchSize)
+    ? (await predict(mlp, data.validationLoader, data.indices.validation, config.evalBatchSize)).metrics
     : null;
   return {
     epoch: epoch + 1,
@@ -474,14 +381,20 @@ function updateBest(progress: RunProgress, record: EpochRecord, weights: Float32
 }
 
 /** Metrics of the kept weights on train, validation and test, in inference mode (and with batch statistics). */
-async function evaluateFinal(config: TrainConfig, mlp: Mlp, data: RunData): Promise<FinalMetrics> {
+async function evaluateFinal(
+  config: TrainConfig,
+  mlp: Mlp,
+  data: RunData,
+): Promise<{ metrics: FinalMetrics; predictions: SplitPredictions[] }> {
   const { indices } = data;
+  const validation = indices.validation.length > 0
+    ? await predict(mlp, data.validationLoader, indices.validation, config.evalBatchSize)
+    : null;
+  const test = await predict(mlp, data.testLoader, indices.test, config.evalBatchSize);
   const metrics: FinalMetrics = {
-    train: await evaluate(mlp, data.trainLoader, indices.train, config.evalBatchSize),
-    validation: indices.validation.length > 0
-      ? await evaluate(mlp, data.validationLoader, indices.validation, config.evalBatchSize)
-      : null,
-    test: await evaluate(mlp, data.testLoader, indices.test, config.evalBatchSize),
+    train: (await predict(mlp, data.trainLoader, indices.train, config.evalBatchSize)).metrics,
+    validation: validation?.metrics ?? null,
+    test: test.metrics,
     testBatchStatistics: null,
   };
   if (mlp.spec.batchNorm) {
@@ -489,21 +402,36 @@ async function evaluateFinal(config: TrainConfig, mlp: Mlp, data: RunData): Prom
     // size. The batches are drawn in a seeded random order, as from the course's interleaved test CSV; a split
     // sorted by label would put one class in each batch, and batch statistics would then erase the class signal.
     const order = shuffled(indices.test, config.seed);
-    metrics.testBatchStatistics = await evaluate(mlp, data.testLoader, order, config.batchSize, {
+    metrics.testBatchStatistics = (await predict(mlp, data.testLoader, order, config.batchSize, {
       batchStatistics: true,
+    })).metrics;
+  }
+  const predictions: SplitPredictions[] = [{
+    split: "test",
+    dir: join(config.data, "test"),
+    indices: indices.test,
+    ...test,
+  }];
+  if (validation) {
+    const split = config.valSplit ?? "train";
+    predictions.unshift({
+      split: "validation",
+      dir: join(config.data, split),
+      indices: indices.validation,
+      ...validation,
     });
   }
-  return metrics;
+  return { metrics, predictions };
 }
 
-/** Metrics of the net on records `indices` of a split. */
-async function evaluate(
+/** P(label 1) of the net for records `indices` of a split (sorted indices keep their order), and the metrics. */
+async function predict(
   mlp: Mlp,
   loader: BatchLoader,
   indices: Uint32Array,
   batchSize: number,
   options: { batchStatistics?: boolean } = {},
-): Promise<Metrics> {
+): Promise<{ probabilities: Float32Array; labels: Uint8Array; metrics: Metrics }> {
   const probabilities = new Float32Array(indices.length), labels = new Uint8Array(indices.length);
   let offset = 0;
   for await (const host of prefetchBatches(loader, indices, batchSize)) {
@@ -515,7 +443,7 @@ async function evaluate(
     p.dispose();
     disposeInput(batch);
   }
-  return computeMetrics(probabilities, labels);
+  return { probabilities, labels, metrics: computeMetrics(probabilities, labels) };
 }
 
 /** Copies the net's tensors out (for best weights and checkpoints). */
@@ -563,9 +491,10 @@ async function writeModelDirectory(
   config: TrainConfig,
   data: RunData,
   mlp: Mlp,
-  result: TrainResult,
+  outcome: { result: TrainResult; predictions: SplitPredictions[] },
   environment: Record<string, unknown>,
 ): Promise<void> {
+  const { result, predictions } = outcome;
   const { manifest, stats } = data;
   if (stats) {
     await writeFileAtomic(
@@ -603,5 +532,6 @@ async function writeModelDirectory(
       ...environment,
     },
     history: result.history,
+    predictions,
   });
 }

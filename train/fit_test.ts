@@ -7,6 +7,8 @@ import { acquireLock, LockedError, OptionError } from "../lib/mod.ts";
 import { train, TrainingDivergedError } from "./fit.ts";
 import { makeTrainConfig, type TrainConfig } from "./config.ts";
 import { CheckpointError } from "./checkpoint.ts";
+import { readPredictions } from "./run_record.ts";
+import { computeMetrics } from "./metrics.ts";
 import { loadLayersModel } from "../model/mod.ts";
 import { batchStatisticsAccuracy } from "../experiments/mod.ts";
 
@@ -63,6 +65,18 @@ Deno.test("train() learns the fixture task, keeps the tensor count flat and writ
     await Deno.readTextFile(join(dir, "model", "curves.svg")),
     /^<svg[^>]+>[\s\S]*validation[\s\S]*<\/svg>\n$/,
   );
+  // predictions.csv: every validation and test record, its source photo, and the kept model's P(dog), from which
+  // the recorded test metrics follow.
+  const rows = await readPredictions(join(dir, "model"));
+  const test = rows.filter((r) => r.split === "test"), validation = rows.filter((r) => r.split === "validation");
+  assert.equal(test.length, result.metrics.test.count);
+  assert.equal(validation.length, result.metrics.validation!.count);
+  assert.deepEqual(test.map((r) => r.index), [...Array(test.length).keys()]);
+  const fromRows = computeMetrics(test.map((r) => r.probability), test.map((r) => r.label));
+  assert.ok(Math.abs(fromRows.loss - result.metrics.test.loss) < 1e-6);
+  assert.equal(test[7].path, join(dir, "images", "test", "00007.jpg"));
+  assert.equal(test[7].label, 1);
+  for (const row of [...test.slice(0, 3), ...validation.slice(0, 3)]) assert.ok((await Deno.stat(row.path)).isFile);
   await Deno.remove(dir, { recursive: true });
 });
 

@@ -45,10 +45,13 @@ export { type IsolatedOptions, trainIsolated } from "./isolated.ts";
 export {
   type EpochRecord,
   type FinalMetrics,
+  type PredictionRow,
+  readPredictions,
   readRunRecord,
   RUN_FILES,
   runEnvironment,
   type RunRecord,
+  type SplitPredictions,
   type TrainingRecord,
   writeRunRecord,
 } from "./run_record.ts";
@@ -70,3 +73,5 @@ export { toLayersModel } from "./layers_model.ts";
 export { Optimizer, OPTIMIZER_NAMES, type OptimizerName } from "./optimizers.ts";
 export { type AugmentOptions, formatAugment, parseAugment } from "./augment.ts";
 export { shuffled, splitTrainValidation } from "./batches.ts";
+export { openData, type RunData } from "./run_data.ts";
+export { lrFind, type LrFindOptions, type LrFindPoint, type LrFindResult, suggest } from "./lr_find.ts";

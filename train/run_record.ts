@@ -1,19 +1,25 @@
 /**
  * The record a training run leaves in its model directory, beside the model files:
  * `training.json` (configuration, data, kept epoch, final metrics, environment),
- * `history.csv` (one row per epoch) and `curves.svg` (the learning curves). This
- * module is the one that writes and reads them.
+ * `history.csv` (one row per epoch), `curves.svg` (the learning curves) and
+ * `predictions.csv` (the kept model's P(dog) for every validation and test record,
+ * with its source image). This module is the one that writes and reads them.
  * @module
  */
-import { join } from "node:path";
+import { isAbsolute, join } from "node:path";
 import { parseCsvObjects, toCsv, writeTextFileAtomic } from "../lib/mod.ts";
-import type { Manifest } from "../pipeline/mod.ts";
+import { type Manifest, readManifest } from "../pipeline/mod.ts";
 import type { TrainConfig } from "./config.ts";
 import type { Metrics } from "./metrics.ts";
 import { learningCurves } from "./curves.ts";
 
 /** File names of the run record inside a model directory. */
-export const RUN_FILES = { training: "training.json", history: "history.csv", curves: "curves.svg" } as const;
+export const RUN_FILES = {
+  training: "training.json",
+  history: "history.csv",
+  curves: "curves.svg",
+  predictions: "predictions.csv",
+} as const;
 
 /** One epoch's numbers. */
 export interface EpochRecord {
@@ -90,12 +96,42 @@ export interface TrainingRecord {
   [environment: string]: unknown;
 }
 
+/** The kept model's answers on one split's records, as training computed them. */
+export interface SplitPredictions {
+  /** Which records these are. */
+  split: "validation" | "test";
+  /** The cache split folder the records are in. */
+  dir: string;
+  /** Record indices in that folder. */
+  indices: Uint32Array;
+  /** P(label 1) per record. */
+  probabilities: Float32Array;
+  /** True label per record. */
+  labels: Uint8Array;
+}
+
+/** One row of predictions.csv. */
+export interface PredictionRow {
+  /** `validation` or `test`. */
+  split: "validation" | "test";
+  /** Record index in the split folder of the cache. */
+  index: number;
+  /** The source image's path, resolved as preprocessing resolved it. */
+  path: string;
+  /** True label, 0 or 1. */
+  label: number;
+  /** The model's P(label 1). */
+  probability: number;
+}
+
 /** A run's whole record. */
 export interface RunRecord {
   /** training.json. */
   training: TrainingRecord;
   /** history.csv, one row per epoch (including epochs before a resume). */
   history: EpochRecord[];
+  /** What predictions.csv is made from (written when given). */
+  predictions?: SplitPredictions[];
 }
 
 /** Writes training.json, history.csv and curves.svg into `dir`, each atomically. */
@@ -105,7 +141,63 @@ export async function writeRunRecord(dir: string, record: RunRecord): Promise<vo
     toCsv([...HISTORY_COLUMNS], record.history.map((r) => HISTORY_COLUMNS.map((c) => r[c]))),
   );
   await writeTextFileAtomic(join(dir, RUN_FILES.curves), learningCurves(record.history, record.training.config.model));
+  if (record.predictions) {
+    const rows = (await Promise.all(record.predictions.map(predictionRows))).flat();
+    await writeTextFileAtomic(
+      join(dir, RUN_FILES.predictions),
+      toCsv(
+        ["split", "index", "path", "label", "probability"],
+        rows.map((r) => [
+          r.split,
+          r.index,
+          r.path,
+          r.label,
+          r.probability,
+        ]),
+      ),
+    );
+  }
   await writeTextFileAtomic(join(dir, RUN_FILES.training), JSON.stringify(record.training, null, 2) + "\n");
+}
+
+/** The rows of one split's predictions, each with its source image from the split's records.csv. */
+async function predictionRows(predictions: SplitPredictions): Promise<PredictionRow[]> {
+  const manifest = await readManifest(predictions.dir);
+  const records = parseCsvObjects(await Deno.readTextFile(join(predictions.dir, manifest.files.records)));
+  return Array.from(predictions.indices, (index, i) => ({
+    split: predictions.split,
+    index,
+    path: sourceImagePath(records[index]?.path ?? "", manifest.source.root),
+    label: predictions.labels[i],
+    probability: predictions.probabilities[i],
+  }));
+}
+
+/**
+ * Where a records.csv path points: relative paths under the split's root; an absolute one (the course's
+ * `/dataSet/...`) under the root when it is there (preprocessed with `--root`), else as it is.
+ */
+function sourceImagePath(path: string, root: string): string {
+  if (!isAbsolute(path)) return join(root, path);
+  const underRoot = join(root, path);
+  try {
+    Deno.statSync(underRoot);
+    return underRoot;
+  } catch {
+    return path;
+  }
+}
+
+/** Reads predictions.csv of the model directory `dir`. */
+export async function readPredictions(dir: string): Promise<PredictionRow[]> {
+  const rows = parseCsvObjects(await Deno.readTextFile(join(dir, RUN_FILES.predictions)));
+  return rows.map((r) => ({
+    split: r.split as PredictionRow["split"],
+    index: Number(r.index),
+    path: r.path,
+    label: Number(r.label),
+    probability: Number(r.probability),
+  }));
 }
 
 /** Reads the run record of the model directory `dir`. */

@@ -1,0 +1,106 @@
+/**
+ * The cache as a run uses it: train, test and (optionally) validation splits opened and checked against
+ * each other, their batch loaders started, the validation records held out, and the standardisation.
+ * Training and the learning-rate finder open their data here.
+ * @module
+ */
+import { join } from "node:path";
+import { OptionError } from "../lib/mod.ts";
+import { type Manifest, openSplit, SplitFormatError, type SplitReader } from "../pipeline/mod.ts";
+import { type Standardization, standardizationFromStats, stdFloorFor } from "../model/mod.ts";
+import type { TrainConfig } from "./config.ts";
+import { BatchLoader, splitTrainValidation } from "./batches.ts";
+
+/** The cache opened for a run: its splits, their batch loaders and the record indices each phase uses. */
+export interface RunData {
+  manifest: Manifest;
+  inputSize: number;
+  /** The train split's pixel statistics (mean then std), when standardising. */
+  stats: Float32Array | null;
+  trainLoader: BatchLoader;
+  validationLoader: BatchLoader;
+  testLoader: BatchLoader;
+  /** Training records, and the validation records (of train, or of the validation split). */
+  indices: { train: Uint32Array; validation: Uint32Array; test: Uint32Array };
+  /** Whether validation comes from a split of its own. */
+  validationSplit: boolean;
+  close(): void;
+}
+
+/** Opens train, test and (optionally) a validation split, checks they fit together, and starts their loaders. */
+export async function openData(config: TrainConfig, verify: boolean): Promise<RunData> {
+  const readers: SplitReader[] = [];
+  const loaders: BatchLoader[] = [];
+  const close = () => {
+    loaders.forEach((loader) => loader.close());
+    readers.forEach((reader) => reader.close());
+  };
+  try {
+    for (const name of ["train", "test", ...(config.valSplit ? [config.valSplit] : [])]) {
+      readers.push(await openSplit(join(config.data, name)));
+      if (readers.length > 1) checkCompatible(config.data, readers[0], readers.at(-1)!, name);
+    }
+    const [trainSplit, testSplit, validationSplit] = readers;
+    const manifest = trainSplit.manifest;
+    const inputSize = trainSplit.recordSize;
+    let stats: Float32Array | null = null;
+    let standardization: Standardization | undefined;
+    if (config.standardize) {
+      const bytes = await Deno.readFile(join(config.data, "train", manifest.pixelStats.file));
+      stats = new Float32Array(bytes.buffer, bytes.byteOffset, bytes.length / 4);
+      standardization = standardizationFromStats(stats, inputSize, stdFloorFor(manifest.scale));
+    }
+    const load = async (name: string) => {
+      const loader = await BatchLoader.create(join(config.data, name), inputSize, { standardization, verify });
+      loaders.push(loader);
+      return loader;
+    };
+    const trainLoader = await load("train");
+    const testLoader = await load("test");
+    const validationLoader = validationSplit ? await load(config.valSplit!) : trainLoader;
+    const split = splitTrainValidation(trainSplit.labels, {
+      fraction: validationSplit ? 0 : config.valFraction,
+      seed: config.seed,
+      limit: config.limitTrain,
+      // A flipped split stores each image and its mirror side by side: they stay on the same side of the split.
+      groupSize: manifest.augmentation === "flip" ? 2 : 1,
+    });
+    if (split.train.length === 0) {
+      throw new OptionError("Cannot train: no training records are left after {limitTrain} and {valFraction}");
+    }
+    const validation = validationSplit
+      ? Uint32Array.from({ length: validationSplit.count }, (_, i) => i)
+      : split.validation;
+    const test =
+      splitTrainValidation(testSplit.labels, { fraction: 0, seed: config.seed, limit: config.limitTest }).train;
+    return {
+      manifest,
+      inputSize,
+      stats,
+      trainLoader,
+      validationLoader,
+      testLoader,
+      indices: { train: split.train, validation, test },
+      validationSplit: validationSplit !== undefined,
+      close,
+    };
+  } catch (error) {
+    close();
+    throw error;
+  }
+}
+
+/** Throws unless `other` has the same record size and scale as `train`. */
+function checkCompatible(dir: string, train: SplitReader, other: SplitReader, name: string): void {
+  if (train.recordSize !== other.recordSize) {
+    throw new SplitFormatError(
+      `${dir}: train records are ${train.manifest.width}x${train.manifest.height} but ${name} records are ` +
+        `${other.manifest.width}x${other.manifest.height}; preprocess both at the same size`,
+    );
+  }
+  if (train.manifest.scale !== other.manifest.scale) {
+    throw new SplitFormatError(
+      `${dir}: train is at ${train.manifest.scale} scale but ${name} is at ${other.manifest.scale} scale`,
+    );
+  }
+}
