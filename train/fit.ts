@@ -24,7 +24,6 @@ import {
   MODEL_FILES,
   type ModelMetadata,
   saveLayersModel,
-  type Standardization,
   standardizationFromStats,
   stdFloorFor,
 } from "../model/mod.ts";

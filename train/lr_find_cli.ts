@@ -114,7 +114,12 @@ function lrFindChart(result: LrFindResult, title: string): string {
     xLabel: "log10 learning rate",
     yLabel: "training loss",
     series: [
-      { name: "loss", color: "#c7c7c7", points: result.points.map((p) => [Math.log10(p.lr), p.loss]) },
+      // Raw losses far above the smoothed curve (the spikes as it blows up) are left off, so the curve stays readable.
+      {
+        name: "loss",
+        color: "#c7c7c7",
+        points: result.points.map((p) => [Math.log10(p.lr), p.loss <= 1.5 * high ? p.loss : NaN]),
+      },
       { name: "smoothed", color: "#1f77b4", points: points.map((p) => [Math.log10(p.lr), p.smoothed]) },
       { name: `steepest: ${steepest.toPrecision(2)}`, color: "#2ca02c", dashed: true, points: mark(steepest) },
       {
