@@ -3,16 +3,9 @@ import { join } from "node:path";
 import { renderReport, type ReportRun } from "../experiments/mod.ts";
 import { computeMetrics } from "../train/mod.ts";
 import { loadSharp } from "../lib/mod.ts";
+import { CHROMIUM, headless } from "../fixtures/chromium.ts";
 
 const sharp = await loadSharp();
-
-const CHROMIUM = ["/usr/bin/chromium", "/usr/bin/chromium-browser"].find((p) => {
-  try {
-    return Deno.statSync(p).isFile;
-  } catch {
-    return false;
-  }
-});
 
 function fakeRun(name: string, accuracy: number): ReportRun {
   const history = Array.from({ length: 5 }, (_, i) => ({
@@ -49,25 +42,8 @@ Deno.test({
     const page = join(dir, "report.html");
     await Deno.writeTextFile(page, renderReport([fakeRun("part1", 0.6), fakeRun("part3", 0.7)]));
     const shot = join(dir, "shot.png");
-    const { code, stderr } = await new Deno.Command(CHROMIUM!, {
-      args: [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        `--user-data-dir=${join(dir, "profile")}`,
-        "--window-size=1200,900",
-        `--screenshot=${shot}`,
-        `file://${page}`,
-      ],
-      stdout: "null",
-      stderr: "piped",
-    }).output();
-    assert.equal(code, 0, new TextDecoder().decode(stderr));
+    const { code, stderr } = await headless(dir, ["--window-size=1200,900", `--screenshot=${shot}`, `file://${page}`]);
+    assert.equal(code, 0, stderr);
     const image = sharp(await Deno.readFile(shot));
     const { width, height } = await image.metadata();
     assert.deepEqual([width, height], [1200, 900]);

@@ -12,16 +12,9 @@ import { initBackend } from "../engine/mod.ts";
 import { makeTrainConfig, type PredictionRow, readPredictions, train } from "../train/mod.ts";
 import { readReportRun, renderReport } from "../experiments/mod.ts";
 import { divergingColours, extremes, rocChart } from "../experiments/report_visuals.ts";
+import { CHROMIUM, headless } from "../fixtures/chromium.ts";
 
 await initBackend("wasm");
-
-const CHROMIUM = ["/usr/bin/chromium", "/usr/bin/chromium-browser"].find((p) => {
-  try {
-    return Deno.statSync(p).isFile;
-  } catch {
-    return false;
-  }
-});
 
 const row = (label: number, probability: number, index = 0): PredictionRow => ({
   split: "test",
@@ -90,19 +83,7 @@ Deno.test("the report shows a run's ROC, histogram, galleries and first-layer un
 
   if (CHROMIUM) {
     const shot = join(dir, "shot.png");
-    const { code } = await new Deno.Command(CHROMIUM, {
-      args: [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        `--user-data-dir=${join(dir, "profile")}`,
-        "--window-size=1200,2400",
-        `--screenshot=${shot}`,
-        `file://${page}`,
-      ],
-      stdout: "null",
-      stderr: "null",
-    }).output();
+    const { code } = await headless(dir, ["--window-size=1200,2400", `--screenshot=${shot}`, `file://${page}`]);
     assert.equal(code, 0);
     assert.ok((await Deno.stat(shot)).size > 20_000, "the screenshot shows the page");
   }
@@ -157,19 +138,11 @@ Deno.test({
     assert.ok(csv.length > 11);
     assert.ok((await Deno.stat(join(dir, "lr", "lr-find.png"))).size > 5000);
     const shot = join(dir, "shot.png");
-    const rendered = await new Deno.Command(CHROMIUM!, {
-      args: [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        `--user-data-dir=${join(dir, "profile")}`,
-        "--window-size=740,440",
-        `--screenshot=${shot}`,
-        `file://${join(dir, "lr", "lr-find.svg")}`,
-      ],
-      stdout: "null",
-      stderr: "null",
-    }).output();
+    const rendered = await headless(dir, [
+      "--window-size=740,440",
+      `--screenshot=${shot}`,
+      `file://${join(dir, "lr", "lr-find.svg")}`,
+    ]);
     assert.equal(rendered.code, 0);
     assert.ok((await Deno.stat(shot)).size > 5000);
     await Deno.remove(dir, { recursive: true });

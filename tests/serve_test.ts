@@ -13,17 +13,10 @@ import { seededRandom } from "../lib/mod.ts";
 import { decodeGray } from "../pipeline/mod.ts";
 import { loadClassifier } from "../infer/mod.ts";
 import { startServer } from "../web/mod.ts";
+import { CHROMIUM, headless } from "../fixtures/chromium.ts";
 
 const TINY = fileURLToPath(new URL("../fixtures/tiny-model/", import.meta.url));
 const CLI = fileURLToPath(new URL("../web/cli.ts", import.meta.url));
-const CHROMIUM = ["/usr/bin/chromium", "/usr/bin/chromium-browser"].find((p) => {
-  try {
-    return Deno.statSync(p).isFile;
-  } catch {
-    return false;
-  }
-});
-
 /** Bytes as a fetch body (fetch's types want an ArrayBuffer-backed view). */
 const asBody = (bytes: Uint8Array) => bytes as Uint8Array<ArrayBuffer>;
 
@@ -197,24 +190,9 @@ Deno.test({
       if (done) throw new Error("the server stopped before it printed its address");
       url = /serving (http:\/\/\S+)/.exec(value)?.[1] ?? "";
     }
-    const chromium = (args: string[]) =>
-      new Deno.Command(CHROMIUM!, {
-        args: [
-          "--headless",
-          "--no-sandbox",
-          "--disable-gpu",
-          "--no-first-run",
-          "--disable-background-networking",
-          "--disable-component-update",
-          `--user-data-dir=${join(dir, "profile")}`,
-          "--virtual-time-budget=30000",
-          ...args,
-        ],
-        stdout: "piped",
-        stderr: "null",
-      }).output();
+    const chromium = (args: string[]) => headless(dir, ["--virtual-time-budget=30000", ...args]);
     const { stdout } = await chromium(["--dump-dom", `${url}?photo=dog.jpg&record=1`]);
-    const dom = new TextDecoder().decode(stdout);
+    const dom = stdout;
     const probability = Number(/id="result-0"[^>]*data-probability="([^"]+)"/.exec(dom)?.[1]);
     const record = JSON.parse(/<pre id="record-0">([^<]+)<\/pre>/.exec(dom)?.[1] ?? "[]") as number[];
     const classifier = await loadClassifier(TINY);

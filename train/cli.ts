@@ -4,7 +4,7 @@
  */
 import { defineCommand, runCli, UsageError } from "../lib/mod.ts";
 import { describeBackend, initBackend, stopBackendThreads } from "../engine/mod.ts";
-import { checkPresetFitsCache, makeTrainConfig, type TrainPreset } from "./config.ts";
+import { checkPresetFitsCache, makeTrainConfig, parseWidths, type TrainPreset } from "./config.ts";
 import { formatEpoch, train } from "./fit.ts";
 import { parseAugment } from "./augment.ts";
 import { formatConfusion, type Metrics } from "./metrics.ts";
@@ -88,12 +88,8 @@ const TRAIN_COMMAND = defineCommand({
 });
 
 await runCli(TRAIN_COMMAND, async (flags) => {
-  const hidden = flags.list("hidden")?.map((width) => {
-    if (!/^\d+$/.test(width)) {
-      throw new UsageError(`--hidden takes widths like 512,256; got "${flags.string("hidden")}"`);
-    }
-    return Number(width);
-  });
+  const widths = flags.string("hidden");
+  const hidden = widths === undefined ? undefined : parseWidths(widths);
   const preset = flags.string("preset") as TrainPreset | undefined;
   const config = makeTrainConfig({
     data: flags.string("data")!,

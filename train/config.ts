@@ -184,6 +184,15 @@ function inFieldOrder(c: TrainConfig): TrainConfig {
   };
 }
 
+/** Reads hidden widths written as "512,256"; throws an {@linkcode OptionError} naming `hidden` otherwise. */
+export function parseWidths(text: string): number[] {
+  const parts = text.split(",").map((part) => part.trim());
+  if (parts.some((part) => !/^\d+$/.test(part))) {
+    throw new OptionError(`{hidden} takes widths like 512,256; got "${text}"`);
+  }
+  return parts.map(Number);
+}
+
 /** Checks the numbers and names of a configuration; throws an {@linkcode OptionError} naming the field. */
 export function validateConfig(config: TrainConfig): void {
   for (const field of ["epochs", "batchSize", "evalBatchSize", "limitTrain", "limitTest", "patience"] as const) {

@@ -28,19 +28,10 @@ import {
   stdFloorFor,
 } from "../model/mod.ts";
 import { resumeKey, type TrainConfig, validateConfig } from "./config.ts";
-import {
-  buildMlp,
-  countParameters,
-  disposeMlp,
-  type Mlp,
-  parameters,
-  predictProbabilities,
-  stateTensors,
-  trainStep,
-} from "./mlp.ts";
-import { Optimizer } from "./optimizers.ts";
+import { countParameters, type Mlp, parameters, predictProbabilities, stateTensors, trainStep } from "./mlp.ts";
+import type { Optimizer } from "./optimizers.ts";
 import { type BatchLoader, disposeInput, prefetchBatches, shuffled } from "./batches.ts";
-import { openData, type RunData } from "./run_data.ts";
+import { type RunData, setUpRun } from "./run_data.ts";
 import { computeMetrics, type Metrics } from "./metrics.ts";
 import { CheckpointError, loadCheckpoint, saveCheckpoint } from "./checkpoint.ts";
 import { toLayersModel } from "./layers_model.ts";
@@ -117,18 +108,8 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
   await using _lock = await acquireLock(config.out, "deno task train");
   await sweepTemporaryFiles(config.out); // left by a run killed while writing the model
   const outHoldsRun = await checkOutputFolder(config, options);
-  // Freed in reverse order however the run ends: optimizer state, the net, then the data's readers and workers.
   using resources = new DisposableStack();
-  const data = resources.adopt(await openData(config, options.verify ?? true), (d) => d.close());
-  const { hidden, batchNorm, dropout } = config;
-  const mlp = resources.adopt(
-    buildMlp({ inputSize: data.inputSize, hidden, batchNorm, dropout }, config.seed),
-    disposeMlp,
-  );
-  const optimizer = resources.adopt(
-    new Optimizer(parameters(mlp), { name: config.optimizer, l2: config.l2 }),
-    (o) => o.dispose(),
-  );
+  const { data, mlp, optimizer } = await setUpRun(config, options.verify ?? true, resources);
 
   const progress = options.resume
     ? await resumeProgress(config, mlp, optimizer, log)

@@ -6,10 +6,9 @@
  * @module
  */
 import type { TrainConfig } from "./config.ts";
-import { buildMlp, disposeMlp, parameters, trainStep } from "./mlp.ts";
-import { Optimizer } from "./optimizers.ts";
+import { trainStep } from "./mlp.ts";
 import { disposeInput, prefetchBatches, shuffled } from "./batches.ts";
-import { openData } from "./run_data.ts";
+import { setUpRun } from "./run_data.ts";
 
 /** Options of {@linkcode lrFind}. */
 export interface LrFindOptions {
@@ -63,16 +62,7 @@ export async function lrFind(config: TrainConfig, options: LrFindOptions = {}): 
     throw new RangeError(`Cannot run the range test from ${startLr} to ${endLr} in ${steps} steps`);
   }
   using resources = new DisposableStack();
-  const data = resources.adopt(await openData(config, options.verify ?? true), (d) => d.close());
-  const { hidden, batchNorm, dropout } = config;
-  const mlp = resources.adopt(
-    buildMlp({ inputSize: data.inputSize, hidden, batchNorm, dropout }, config.seed),
-    disposeMlp,
-  );
-  const optimizer = resources.adopt(
-    new Optimizer(parameters(mlp), { name: config.optimizer, l2: config.l2 }),
-    (o) => o.dispose(),
-  );
+  const { data, mlp, optimizer } = await setUpRun(config, options.verify ?? true, resources);
   const points: LrFindPoint[] = [];
   let average = 0, best = Infinity, stoppedEarly = false;
   // As many shuffled passes over the training records as the steps need.

@@ -10,12 +10,11 @@ import {
   runCli,
   svgToPng,
   toCsv,
-  UsageError,
   writeFileAtomic,
   writeTextFileAtomic,
 } from "../lib/mod.ts";
 import { describeBackend, initBackend, stopBackendThreads } from "../engine/mod.ts";
-import { makeTrainConfig } from "./config.ts";
+import { makeTrainConfig, parseWidths } from "./config.ts";
 import { lrFind, type LrFindResult } from "./lr_find.ts";
 import type { OptimizerName } from "./optimizers.ts";
 
@@ -46,12 +45,8 @@ const LR_FIND_COMMAND = defineCommand({
 });
 
 await runCli(LR_FIND_COMMAND, async (flags) => {
-  const hidden = flags.list("hidden")?.map((width) => {
-    if (!/^\d+$/.test(width)) {
-      throw new UsageError(`--hidden takes widths like 512,256; got "${flags.string("hidden")}"`);
-    }
-    return Number(width);
-  });
+  const widths = flags.string("hidden");
+  const hidden = widths === undefined ? undefined : parseWidths(widths);
   const out = flags.string("out")!;
   const config = makeTrainConfig({
     data: flags.string("data")!,

@@ -24,6 +24,7 @@ export {
   makeTrainConfig,
   MODEL_PRESETS,
   type NetShape,
+  parseWidths,
   resumeKey,
   TRAIN_DEFAULTS,
   TRAIN_PRESETS,

@@ -1,7 +1,7 @@
 /**
  * The cache as a run uses it: train, test and (optionally) validation splits opened and checked against
  * each other, their batch loaders started, the validation records held out, and the standardisation.
- * Training and the learning-rate finder open their data here.
+ * Training and the learning-rate finder open their data and build their net here.
  * @module
  */
 import { join } from "node:path";
@@ -10,6 +10,8 @@ import { type Manifest, openSplit, SplitFormatError, type SplitReader } from "..
 import { type Standardization, standardizationFromStats, stdFloorFor } from "../model/mod.ts";
 import type { TrainConfig } from "./config.ts";
 import { BatchLoader, splitTrainValidation } from "./batches.ts";
+import { buildMlp, disposeMlp, type Mlp, parameters } from "./mlp.ts";
+import { Optimizer } from "./optimizers.ts";
 
 /** The cache opened for a run: its splits, their batch loaders and the record indices each phase uses. */
 export interface RunData {
@@ -103,4 +105,29 @@ function checkCompatible(dir: string, train: SplitReader, other: SplitReader, na
       `${dir}: train is at ${train.manifest.scale} scale but ${name} is at ${other.manifest.scale} scale`,
     );
   }
+}
+
+/** What a run trains: the data, the net built from the config's shape and seed, and its optimizer. */
+export interface RunSetup {
+  data: RunData;
+  mlp: Mlp;
+  optimizer: Optimizer;
+}
+
+/**
+ * Opens the data and builds the net and its optimizer, each adopted by `resources` so that they are freed in
+ * reverse order however the run ends: optimizer state, the net, then the data's readers and workers.
+ */
+export async function setUpRun(config: TrainConfig, verify: boolean, resources: DisposableStack): Promise<RunSetup> {
+  const data = resources.adopt(await openData(config, verify), (d) => d.close());
+  const { hidden, batchNorm, dropout } = config;
+  const mlp = resources.adopt(
+    buildMlp({ inputSize: data.inputSize, hidden, batchNorm, dropout }, config.seed),
+    disposeMlp,
+  );
+  const optimizer = resources.adopt(
+    new Optimizer(parameters(mlp), { name: config.optimizer, l2: config.l2 }),
+    (o) => o.dispose(),
+  );
+  return { data, mlp, optimizer };
 }
