@@ -1,7 +1,8 @@
 /**
  * Classifying images with a trained model directory. Images go through the very
  * function the pipeline used to build the training cache ({@linkcode decodeGray}),
- * with the parameters stored in the model, then the model's standardisation.
+ * with the parameters stored in the model, then the net. Models hold the standardisation in their first layer;
+ * a folder written before that (its metadata's `standardize` set) gets its statistics applied here, as before.
  * @module
  */
 import { resolve } from "node:path";
