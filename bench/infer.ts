@@ -5,8 +5,8 @@
  * @module
  */
 import { join } from "node:path";
-import { initBackend } from "../engine/mod.ts";
-import { buildMlp, disposeMlp, MODEL_PRESETS, toLayersModel } from "../train/mod.ts";
+import { buildMlp, disposeMlp, initBackend } from "../engine/mod.ts";
+import { MODEL_PRESETS, toLayersModel } from "../train/mod.ts";
 import { saveLayersModel } from "../model/mod.ts";
 import { DEFAULT_PREPROCESS } from "../pipeline/mod.ts";
 import { encodeJpeg, renderTaskImage } from "../demo/mod.ts";

@@ -10,8 +10,18 @@
  * @module
  */
 import { fileURLToPath } from "node:url";
-import { describeBackend, initBackend, stopBackendThreads, tf } from "../engine/mod.ts";
-import { buildMlp, chunkRanges, disposeMlp, MODEL_PRESETS, Optimizer, parameters, trainStep } from "../train/mod.ts";
+import {
+  buildMlp,
+  chunkRanges,
+  describeBackend,
+  disposeMlp,
+  initBackend,
+  parameters,
+  stopBackendThreads,
+  tf,
+  trainStep,
+} from "../engine/mod.ts";
+import { MODEL_PRESETS, Optimizer } from "../train/mod.ts";
 import { defineCommand, runCli, seededRandom } from "../lib/mod.ts";
 import { findPython, runPython } from "./python.ts";
 

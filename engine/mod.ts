@@ -1,7 +1,8 @@
 /**
  * The TensorFlow.js runtime: the one place that imports tfjs and starts its backend
- * (WASM SIMD by default, threaded across the cores), plus the WebAssembly kernels
- * that work in the backend's heap.
+ * (WASM SIMD by default, threaded across the cores), the WebAssembly kernels that
+ * work in the backend's heap, and the fully-connected net laid out for speed on it
+ * (mlp.ts: its forward and backward passes, used by training and inference alike).
  *
  * @example Start the backend and make a tensor
  * ```ts ignore
@@ -24,3 +25,24 @@ export {
   tf,
 } from "./tf.ts";
 export { type AdamKernel, adamKernel, type AdamKernelArgs, tfjsHeap } from "./wasm_adam.ts";
+export {
+  BN_EPSILON,
+  BN_MOMENTUM,
+  buildMlp,
+  CHUNK_SIZE,
+  chunkRanges,
+  countParameters,
+  type DenseLayer,
+  disposeMlp,
+  type InputBatch,
+  type Mlp,
+  type MlpSpec,
+  type Parameter,
+  parameters,
+  predictProbabilities,
+  stateTensors,
+  type StepOptions,
+  type StepResult,
+  THIN_LAYER,
+  trainStep,
+} from "./mlp.ts";

@@ -1,8 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { loadSharp } from "../lib/mod.ts";
-
-const sharp = await loadSharp();
+import { loadSharp, seededRandom } from "../lib/mod.ts";
 import {
   cmykToRgb,
   decodeGray,
@@ -14,9 +12,10 @@ import {
 } from "./decode_gray.ts";
 import { grayResizeLinear } from "./opencv_gray_resize.ts";
 import { renderTaskImage } from "../demo/mod.ts";
-import { seededRandom } from "../lib/mod.ts";
-import { fileURLToPath } from "node:url";
 import { makeEdgeCases } from "../fixtures/make_fixtures.ts";
+
+const sharp = await loadSharp();
+import { fileURLToPath } from "node:url";
 
 const raw = (size: number): PreprocessParams => ({ ...DEFAULT_PREPROCESS, size, scale: "raw" });
 const dir = await Deno.makeTempDir({ prefix: "decode_gray_test" });

@@ -1,8 +1,8 @@
 import { OptionError } from "../lib/mod.ts";
-import assert from "node:assert/strict";
 import { applyAugmentation, drawAugmentation, formatAugment, NO_AUGMENT, parseAugment } from "./augment.ts";
 import { assembleBatch } from "./batches.ts";
 import type { SplitReader } from "../pipeline/mod.ts";
+import assert from "node:assert/strict";
 
 // A 4×3 record whose value says where it came from: 10·row + column.
 const [W, H] = [4, 3];

@@ -9,8 +9,7 @@ import { CorruptShardError, SplitFormatError, type SplitReader } from "../pipeli
 import { seededRandom } from "../lib/mod.ts";
 import { applyStandardization, type Standardization } from "../model/mod.ts";
 import { applyAugmentation, type AugmentOptions, augments, drawAugmentation } from "./augment.ts";
-import { chunkRanges, type InputBatch } from "./mlp.ts";
-import { tf } from "../engine/mod.ts";
+import { chunkRanges, type InputBatch, tf } from "../engine/mod.ts";
 
 /** Train and validation record indices of a train split. */
 export interface TrainValidation {

@@ -1,8 +1,7 @@
 import assert from "node:assert/strict";
 import { OptionError } from "../lib/mod.ts";
-import { initBackend } from "../engine/mod.ts";
+import { buildMlp, countParameters, disposeMlp, initBackend } from "../engine/mod.ts";
 import { makeTrainConfig, MODEL_PRESETS, resumeKey, TRAIN_DEFAULTS } from "./config.ts";
-import { buildMlp, countParameters, disposeMlp } from "./mlp.ts";
 
 await initBackend("wasm");
 

@@ -19,7 +19,16 @@ import {
   sweepTemporaryFiles,
   writeFileAtomic,
 } from "../lib/mod.ts";
-import { tensorMemory, tf } from "../engine/mod.ts";
+import {
+  countParameters,
+  type Mlp,
+  parameters,
+  predictProbabilities,
+  stateTensors,
+  tensorMemory,
+  tf,
+  trainStep,
+} from "../engine/mod.ts";
 import {
   MODEL_FILES,
   type ModelMetadata,
@@ -28,7 +37,6 @@ import {
   stdFloorFor,
 } from "../model/mod.ts";
 import { resumeKey, type TrainConfig, validateConfig } from "./config.ts";
-import { countParameters, type Mlp, parameters, predictProbabilities, stateTensors, trainStep } from "./mlp.ts";
 import type { Optimizer } from "./optimizers.ts";
 import { type BatchLoader, disposeInput, prefetchBatches, shuffled } from "./batches.ts";
 import { type RunData, setUpRun } from "./run_data.ts";

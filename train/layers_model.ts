@@ -8,9 +8,8 @@
  * W·((x - μ)·s) + b = (W·s)·x + (b - (W·s)·μ), with s = 1/σ per input.
  * @module
  */
-import { tf } from "../engine/mod.ts";
+import { BN_EPSILON, BN_MOMENTUM, type DenseLayer, type Mlp, tf } from "../engine/mod.ts";
 import type { Standardization } from "../model/mod.ts";
-import { BN_EPSILON, BN_MOMENTUM, type DenseLayer, type Mlp } from "./mlp.ts";
 
 /** Options of {@linkcode toLayersModel}. */
 export interface LayersModelOptions {

@@ -1,7 +1,15 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { initBackend, tf } from "../engine/mod.ts";
-import { buildMlp, disposeMlp, type Mlp, parameters, predictProbabilities, trainStep } from "./mlp.ts";
+import {
+  buildMlp,
+  disposeMlp,
+  initBackend,
+  type Mlp,
+  parameters,
+  predictProbabilities,
+  tf,
+  trainStep,
+} from "../engine/mod.ts";
 import { Optimizer } from "./optimizers.ts";
 import {
   loadLayersModel,

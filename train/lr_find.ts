@@ -6,7 +6,7 @@
  * @module
  */
 import type { TrainConfig } from "./config.ts";
-import { trainStep } from "./mlp.ts";
+import { trainStep } from "../engine/mod.ts";
 import { disposeInput, prefetchBatches, shuffled } from "./batches.ts";
 import { setUpRun } from "./run_data.ts";
 

@@ -5,8 +5,8 @@
  * - {@linkcode makeTrainConfig} and {@linkcode train}: a run, from a config built with the defaults,
  *   the presets and the checks in one place (`deno task train` is train/cli.ts);
  * - {@linkcode readRunRecord}: what a finished run recorded (training.json, history.csv);
- * - the net itself ({@linkcode buildMlp}, {@linkcode trainStep}, {@linkcode toLayersModel}), its
- *   optimizers and metrics, for benchmarks and experiments.
+ * - {@linkcode toLayersModel}, the optimizers and the metrics, for benchmarks and experiments (the net
+ *   itself, `buildMlp` and `trainStep`, is engine/mlp.ts).
  *
  * @example Train part1 on a cache for two epochs
  * ```ts ignore
@@ -58,18 +58,6 @@ export {
 } from "./run_record.ts";
 export { type CurvePoint, learningCurves } from "./curves.ts";
 export { computeMetrics, formatConfusion, type Metrics, rocAuc } from "./metrics.ts";
-export {
-  buildMlp,
-  chunkRanges,
-  countParameters,
-  disposeMlp,
-  type InputBatch,
-  type Mlp,
-  type MlpSpec,
-  parameters,
-  predictProbabilities,
-  trainStep,
-} from "./mlp.ts";
 export { toLayersModel } from "./layers_model.ts";
 export { Optimizer, OPTIMIZER_NAMES, type OptimizerName } from "./optimizers.ts";
 export { type AugmentOptions, formatAugment, parseAugment } from "./augment.ts";

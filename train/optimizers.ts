@@ -9,8 +9,7 @@
  * state in ordinary Float32Arrays. Formulas follow PyTorch's.
  * @module
  */
-import { type AdamKernel, adamKernel, tensorMemory, type tf, tfjsHeap } from "../engine/mod.ts";
-import type { Parameter } from "./mlp.ts";
+import { type AdamKernel, adamKernel, type Parameter, tensorMemory, type tf, tfjsHeap } from "../engine/mod.ts";
 
 /** The optimizers there are. */
 export const OPTIMIZER_NAMES = ["adam", "sgd", "momentum", "rmsprop"] as const;

@@ -10,7 +10,7 @@ import { type Manifest, openSplit, SplitFormatError, type SplitReader } from "..
 import { type Standardization, standardizationFromStats, stdFloorFor } from "../model/mod.ts";
 import type { TrainConfig } from "./config.ts";
 import { BatchLoader, splitTrainValidation } from "./batches.ts";
-import { buildMlp, disposeMlp, type Mlp, parameters } from "./mlp.ts";
+import { buildMlp, disposeMlp, type Mlp, parameters } from "../engine/mod.ts";
 import { Optimizer } from "./optimizers.ts";
 
 /** The cache opened for a run: its splits, their batch loaders and the record indices each phase uses. */

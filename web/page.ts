@@ -9,7 +9,7 @@
  * @module
  */
 /// <reference lib="dom" />
-import { grayResizeLinear } from "../pipeline/opencv_gray_resize.ts";
+import { grayResizeLinear } from "../pipeline/mod.ts";
 
 /** The part of the tfjs global this page uses. */
 interface TfGlobal {

@@ -21,7 +21,7 @@
  * The saved model is converted to the standard tfjs layers format (model_files.ts).
  * @module
  */
-import { tensorMemory, tf } from "../engine/mod.ts";
+import { tensorMemory, tf } from "./tf.ts";
 
 /** Inputs per column chunk of a weight matrix. */
 export const CHUNK_SIZE = 4096;

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { initBackend, tf } from "../engine/mod.ts";
+import { initBackend, tf } from "./tf.ts";
 import {
   buildMlp,
   CHUNK_SIZE,
