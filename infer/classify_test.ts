@@ -68,3 +68,23 @@ Deno.test("classify() reports bad models and bad images with typed errors", asyn
   classifier.dispose();
   await Deno.remove(dir, { recursive: true });
 });
+
+Deno.test("classifyStream() answers in order across batches, with each bad image's error in its place", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "classify_test" });
+  const edge = await makeEdgeCases(dir);
+  const classifier = await loadClassifier(TINY);
+  const images = [DOG, edge.truncated, join(TINY, "not-dog.jpg"), DOG, join(dir, "missing.jpg"), DOG, DOG];
+  const expected = await classifier.classifyBatch(images);
+  const streamed: unknown[] = [];
+  for await (const answer of classifier.classifyStream(images, { batchSize: 3 })) streamed.push(answer);
+  assert.equal(streamed.length, images.length);
+  streamed.forEach((answer, i) => {
+    // (libvips words a truncated JPEG's error differently from run to run; what it is stays the same.)
+    const kind = (e: unknown) => (e as Error).message.split(" (")[0];
+    if (expected[i] instanceof Error) assert.equal(kind(answer), kind(expected[i]));
+    else assert.deepEqual(answer, expected[i]);
+  });
+  assert.ok(streamed[1] instanceof ImageDecodeError && streamed[4] instanceof ImageDecodeError);
+  classifier.dispose();
+  await Deno.remove(dir, { recursive: true });
+});

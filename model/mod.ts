@@ -12,9 +12,12 @@ export {
   loadLayersModel,
   MODEL_FILES,
   ModelFileError,
+  type ModelFiles,
   type ModelMetadata,
+  readModelFiles,
   saveLayersModel,
   weightsFingerprint,
+  type WeightSpec,
 } from "./model_files.ts";
 export {
   applyStandardization,

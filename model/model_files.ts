@@ -98,8 +98,34 @@ export interface LoadedModel {
   standardization: Standardization | undefined;
 }
 
-/** Reads a model directory written by {@linkcode saveLayersModel}, checking every file against the manifest. */
-export async function loadLayersModel(dir: string): Promise<LoadedModel> {
+/** A model directory's files read and checked against each other, before any tensor is made. */
+export interface ModelFiles {
+  /** model.json, parsed. */
+  json: {
+    modelTopology: unknown;
+    weightsManifest: { paths: string[]; weights: WeightSpec[] }[];
+    userDefinedMetadata: { dognet: ModelMetadata };
+  };
+  /** The dognet metadata. */
+  metadata: ModelMetadata;
+  /** The weight specs, in weights.bin's order. */
+  weightSpecs: WeightSpec[];
+  /** weights.bin's bytes. */
+  weightData: Uint8Array;
+  /** The standardisation statistics inference must apply (older models only), or null. */
+  stats: Float32Array | null;
+}
+
+/** One weight in weights.bin: its name and shape (float32 values, row-major). */
+export interface WeightSpec {
+  /** Layer and weight name, e.g. `dense_1/kernel`. */
+  name: string;
+  /** Its shape. */
+  shape: number[];
+}
+
+/** Reads a model directory written by {@linkcode saveLayersModel}, checking every file against model.json. */
+export async function readModelFiles(dir: string): Promise<ModelFiles> {
   const modelPath = join(dir, MODEL_FILES.model);
   const text = await readOrExplain(modelPath, dir, (p) => Deno.readTextFile(p));
   let json;
@@ -118,7 +144,7 @@ export async function loadLayersModel(dir: string): Promise<LoadedModel> {
     );
   }
   const weightsPath = join(dir, manifest.paths[0]);
-  const weightData = await readOrExplain(weightsPath, dir, (p) => Deno.readFile(p));
+  const weightData = await readOrExplain(weightsPath, dir, readWhole);
   const expected = manifest.weights.reduce(
     (n: number, w: { shape: number[] }) => n + 4 * w.shape.reduce((a: number, b: number) => a * b, 1),
     0,
@@ -144,6 +170,29 @@ export async function loadLayersModel(dir: string): Promise<LoadedModel> {
     }
     stats = new Float32Array(bytes.buffer, bytes.byteOffset, metadata.inputSize * 2);
   }
+  return { json, metadata, weightSpecs: manifest.weights, weightData, stats };
+}
+
+/**
+ * A whole file, read in 8 MiB chunks into one buffer of its size: on these VMs several times faster than
+ * `Deno.readFile` for a part3 model's 245 MB.
+ */
+async function readWhole(path: string): Promise<Uint8Array> {
+  using file = await Deno.open(path, { read: true });
+  const bytes = new Uint8Array((await file.stat()).size);
+  for (let done = 0; done < bytes.length;) {
+    const n = await file.read(bytes.subarray(done, Math.min(bytes.length, done + (8 << 20))));
+    if (n === null) return bytes.subarray(0, done);
+    done += n;
+  }
+  return bytes;
+}
+
+/** Reads a model directory written by {@linkcode saveLayersModel} into a tfjs layers model, checking its files. */
+export async function loadLayersModel(dir: string): Promise<LoadedModel> {
+  const modelPath = join(dir, MODEL_FILES.model);
+  const { json, metadata, weightSpecs, weightData, stats } = await readModelFiles(dir);
+  const manifest = { weights: weightSpecs };
   const model = await tf.loadLayersModel(tf.io.fromMemory({
     modelTopology: json.modelTopology,
     weightSpecs: manifest.weights,

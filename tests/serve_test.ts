@@ -104,7 +104,10 @@ Deno.test("the server serves its page, tfjs and the model's files, and nothing e
       assert.equal(response.status, 200, path);
       await response.body?.cancel();
     }
-    assert.match(await (await fetch(new URL("/page.js", server.url))).text(), /function grayResizeLinear/);
+    const script = await (await fetch(new URL("/page.js", server.url))).text();
+    assert.match(script, /function grayResizeLinear/);
+    // The browser bundle holds the gray + resize code and the page, nothing that needs Deno or Node.
+    assert.doesNotMatch(script, /from "node:|Deno\./);
     const refused = [
       "/model/../deno.json",
       "/model/..%2Fdeno.json",

@@ -9,7 +9,8 @@
  * @module
  */
 /// <reference lib="dom" />
-import { grayResizeLinear } from "../pipeline/mod.ts";
+// The one module, not pipeline/mod.ts: the rest of the pipeline (sharp, files, workers) has no place in a browser.
+import { grayResizeLinear } from "../pipeline/opencv_gray_resize.ts";
 
 /** The part of the tfjs global this page uses. */
 interface TfGlobal {
