@@ -3,12 +3,15 @@
  * Exits 0 when every image was classified, 1 otherwise (each failure named).
  * @module
  */
-import { defineCommand, runCli, UsageError } from "../lib/mod.ts";
+import { join } from "node:path";
+import { createProgress, defineCommand, runCli, UsageError } from "../lib/mod.ts";
 import { initBackend, stopBackendThreads } from "../engine/mod.ts";
 import { DEFAULT_MODEL_DIR, loadClassifier } from "./mod.ts";
 
 const CLASSIFY_COMMAND = defineCommand({
-  usage: "deno task classify [--model MODEL_DIR] [--json] IMAGE...",
+  usage: "deno task classify [--model MODEL_DIR] [--json] IMAGE_OR_FOLDER...",
+  description: "A folder is searched recursively for images (.jpg .jpeg .png .webp .gif .tif .tiff .bmp .avif), in\n" +
+    "name order. Long runs show progress on stderr.",
   positionals: "IMAGE",
   flags: {
     model: {
@@ -29,17 +32,24 @@ const CLASSIFY_COMMAND = defineCommand({
   },
 });
 
+/** What a file found in a folder must be called to be classified. */
+const IMAGE_FILE = /\.(jpe?g|png|webp|gif|tiff?|bmp|avif)$/i;
+
 /** Images per forward pass; two batches at most are held at once (one decoding, one in the net). */
 const BATCH = 64;
 
 await runCli(CLASSIFY_COMMAND, async (flags) => {
-  const files = flags.positionals;
-  if (files.length === 0) throw new UsageError("no IMAGE given");
+  if (flags.positionals.length === 0) throw new UsageError("no IMAGE or folder given");
+  const files = await expandFolders(flags.positionals);
   const json = flags.boolean("json");
   await initBackend("wasm", { threads: flags.integer("threads") ?? 1 });
   const classifier = await loadClassifier(flags.string("model") ?? Deno.env.get("DOG_MODEL") ?? DEFAULT_MODEL_DIR);
   let failures = 0, index = 0;
+  const bar = files.length > BATCH
+    ? createProgress({ total: files.length, label: "classify", unit: "img" })
+    : undefined;
   for await (const result of classifier.classifyStream(files, { batchSize: BATCH })) {
+    bar?.tick();
     const file = files[index++];
     if (result instanceof Error) {
       failures++;
@@ -51,6 +61,7 @@ await runCli(CLASSIFY_COMMAND, async (flags) => {
       console.log(`${file}\t${result.label}\t${result.probability.toFixed(4)}`);
     }
   }
+  bar?.done();
   classifier.dispose();
   stopBackendThreads();
   if (failures > 0) {
@@ -58,3 +69,27 @@ await runCli(CLASSIFY_COMMAND, async (flags) => {
     Deno.exit(1);
   }
 });
+
+/** The arguments with each folder replaced by the images under it (recursively, in name order). */
+async function expandFolders(paths: string[]): Promise<string[]> {
+  const files: string[] = [];
+  for (const path of paths) {
+    const info = await Deno.stat(path).catch(() => null);
+    if (info?.isDirectory) files.push(...(await imagesUnder(path)));
+    else files.push(path); // a file, or a path that is not there: its error is reported in its place
+  }
+  return files;
+}
+
+async function imagesUnder(dir: string): Promise<string[]> {
+  const entries = [];
+  for await (const entry of Deno.readDir(dir)) entries.push(entry);
+  entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const files: string[] = [];
+  for (const entry of entries) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory) files.push(...(await imagesUnder(path)));
+    else if (entry.isFile && IMAGE_FILE.test(entry.name)) files.push(path);
+  }
+  return files;
+}

@@ -42,3 +42,18 @@ Deno.test("classify CLI: --json lines, and a non-zero exit naming each failure",
   assert.equal(missing.code, 1);
   assert.match(missing.stderr, /model directory \/no\/model does not exist/);
 });
+
+Deno.test("classify CLI: a folder is searched recursively for images, in name order", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "classify_cli_test" });
+  await Deno.mkdir(`${dir}/b/deeper`, { recursive: true });
+  await Deno.copyFile(`${TINY}dog.jpg`, `${dir}/b/deeper/z.jpg`);
+  await Deno.copyFile(`${TINY}not-dog.jpg`, `${dir}/a.JPG`);
+  await Deno.copyFile(`${TINY}dog.jpg`, `${dir}/b/c.jpeg`);
+  await Deno.writeTextFile(`${dir}/notes.txt`, "not an image, and not named like one: left alone\n");
+  const { code, stdout } = await run(["--model", TINY, "--json", dir]);
+  assert.equal(code, 0);
+  const rows = stdout.trim().split("\n").map((l) => JSON.parse(l));
+  assert.deepEqual(rows.map((r) => r.file), [`${dir}/a.JPG`, `${dir}/b/c.jpeg`, `${dir}/b/deeper/z.jpg`]);
+  assert.deepEqual(rows.map((r) => r.label), ["not_dog", "dog", "dog"]);
+  await Deno.remove(dir, { recursive: true });
+});
