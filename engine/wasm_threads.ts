@@ -9,7 +9,10 @@
  * and puts everything back afterwards:
  * 1. the pthread workers are started from `blob:` URLs, which Deno's
  *    `node:worker_threads` refuses: blobs made during start-up are remembered
- *    and the workers are started from the same text written to temporary .cjs files;
+ *    and the workers are started from the same text as code (`eval: true`), and
+ *    the worker's `importScripts`, which would read the main script from a file,
+ *    evaluates the script's text handed to it instead (one exact string, checked):
+ *    nothing is written to disk, so no write permission is needed;
  * 2. the worker text assigns `self.location`, read-only in a Deno worker: that
  *    assignment (one exact string, checked) is dropped;
  * 3. the main script the workers load is the factory function's source alone,
@@ -22,12 +25,13 @@
  */
 import workerThreads from "node:worker_threads";
 import os from "node:os";
-import { join } from "node:path";
 
 /** The one backend version these steps were written against and tested with. */
 export const THREADED_WASM_VERSION = "4.22.0";
 
 const LOCATION_ASSIGNMENT = "location:{href:__filename},";
+const IMPORT_SCRIPTS = 'importScripts:function(f){(0,eval)(fs.readFileSync(f,"utf8")+"//# sourceURL="+f)}';
+const IMPORT_SCRIPTS_FROM_TEXT = "importScripts:function(code){(0,eval)(code)}";
 const WORKER_PRELUDE = "var require$$0 = require('fs'), require$$1 = require('path'), " +
   "require$$3 = require('perf_hooks'), require$$4 = require('os'); var commonjsGlobal = globalThis;\n";
 
@@ -36,14 +40,6 @@ const WORKER_PRELUDE = "var require$$0 = require('fs'), require$$1 = require('pa
  * loader made to work under Deno; gives up after `timeoutMs` with an error.
  */
 export async function withThreadedWasm<T>(start: () => Promise<T>, timeoutMs: number): Promise<T> {
-  const temporary = await Deno.makeTempDir({ prefix: "tfjs_wasm_threads" });
-  let files = 0;
-  const writeScript = (text: string) => {
-    const path = join(temporary, `script-${files++}.cjs`);
-    Deno.writeTextFileSync(path, text);
-    return path;
-  };
-
   const OriginalBlob = globalThis.Blob;
   const blobTexts = new WeakMap<Blob, string>();
   const urlTexts = new Map<string, string>();
@@ -69,16 +65,21 @@ export async function withThreadedWasm<T>(start: () => Promise<T>, timeoutMs: nu
   (workerThreads as any).Worker = class extends OriginalNodeWorker {
     constructor(url: string | URL, options?: workerThreads.WorkerOptions) {
       const text = urlTexts.get(String(url));
-      if (text !== undefined && !text.includes(LOCATION_ASSIGNMENT)) {
+      if (text === undefined) {
+        super(url, options);
+        return;
+      }
+      if (!text.includes(LOCATION_ASSIGNMENT) || !text.includes(IMPORT_SCRIPTS)) {
         problem ??= new Error(`the pthread worker script of tfjs-backend-wasm is not the ${THREADED_WASM_VERSION} one`);
       }
-      super(text === undefined ? url : writeScript(text.replace(LOCATION_ASSIGNMENT, "")), options);
+      const code = text.replace(LOCATION_ASSIGNMENT, "").replace(IMPORT_SCRIPTS, IMPORT_SCRIPTS_FROM_TEXT);
+      super(code, { ...options, eval: true });
     }
     // deno-lint-ignore no-explicit-any
     override postMessage(message: any, transfer?: any): void {
       if (message?.cmd === "load" && message.urlOrBlob instanceof OriginalBlob) {
         const text = blobTexts.get(message.urlOrBlob);
-        if (text !== undefined) message = { ...message, urlOrBlob: writeScript(WORKER_PRELUDE + text) };
+        if (text !== undefined) message = { ...message, urlOrBlob: WORKER_PRELUDE + text };
       }
       super.postMessage(message, transfer);
     }
@@ -105,8 +106,6 @@ export async function withThreadedWasm<T>(start: () => Promise<T>, timeoutMs: nu
     // The Emscripten loader sets the global Worker to node's; Deno's own (used by the batch loader) comes back.
     globalThis.Worker = originalWebWorker;
     os.cpus = originalCpus;
-    // The workers have read their scripts by the time the backend is up.
-    await Deno.remove(temporary, { recursive: true }).catch(() => {});
   }
 }
 

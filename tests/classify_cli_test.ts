@@ -5,9 +5,10 @@ const CLI = fileURLToPath(new URL("../infer/cli.ts", import.meta.url));
 const TINY = fileURLToPath(new URL("../fixtures/tiny-model/", import.meta.url));
 
 async function run(args: string[]) {
-  // Only the permissions inference needs: read, and ffi + env for sharp. No write, no network.
+  // Only the permissions inference needs: read, ffi + env for sharp, the core count for tfjs' threads.
+  // No write, no network.
   const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-read", "--allow-ffi", "--allow-env", CLI, ...args],
+    args: ["run", "--allow-read", "--allow-ffi", "--allow-env", "--allow-sys=cpus", CLI, ...args],
     stdout: "piped",
     stderr: "piped",
   }).output();
