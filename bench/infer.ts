@@ -5,6 +5,8 @@
  * @module
  */
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { findPython } from "./python.ts";
 import { buildMlp, disposeMlp, initBackend } from "../engine/mod.ts";
 import { MODEL_PRESETS, toLayersModel } from "../train/mod.ts";
 import { saveLayersModel } from "../model/mod.ts";
@@ -54,6 +56,88 @@ async function benchModel(name: string, dir: string, photos: Uint8Array[]): Prom
     } images/s`;
 }
 
+/** A PyTorch user's script: the same part3 net, load_state_dict, OpenCV read + gray + resize, batches of 32. */
+const PYTORCH_CLASSIFY = `
+import sys, glob, os
+import torch, torch.nn as nn, cv2, numpy as np
+torch.set_num_threads(int(os.environ.get("THREADS", "2")))
+def net():
+    layers, sizes = [], [51529, 1024, 2048, 2048, 1024]
+    for a, b in zip(sizes, sizes[1:]): layers += [nn.Linear(a, b, bias=False), nn.BatchNorm1d(b), nn.ReLU()]
+    return nn.Sequential(*layers, nn.Linear(1024, 1), nn.Sigmoid())
+if sys.argv[1] == "save":
+    torch.manual_seed(0); torch.save(net().state_dict(), sys.argv[2]); sys.exit()
+m = net(); m.load_state_dict(torch.load(sys.argv[1])); m.eval()
+files = sorted(glob.glob(os.path.join(sys.argv[2], "*.jpg"))) if os.path.isdir(sys.argv[2]) else [sys.argv[2]]
+for i in range(0, len(files), 32):
+    x = np.stack([cv2.resize(cv2.cvtColor(cv2.imread(f), cv2.COLOR_BGR2GRAY), (227, 227),
+                             interpolation=cv2.INTER_LINEAR).astype(np.float32).reshape(-1) / 255 for f in files[i:i + 32]])
+    with torch.no_grad(): p = m(torch.from_numpy(x))[:, 0].numpy()
+    for f, q in zip(files[i:i + 32], p): print(f, "dog" if q > 0.5 else "not_dog", q)
+`;
+
+/** Seconds of a whole command, its output thrown away. */
+async function timeCommand(command: string, args: string[], env: Record<string, string> = {}): Promise<number> {
+  const started = performance.now();
+  const { code, stderr } = await new Deno.Command(command, { args, env, stdout: "null", stderr: "piped" }).output();
+  if (code !== 0) throw new Error(`${command} failed: ${new TextDecoder().decode(stderr).slice(-400)}`);
+  return (performance.now() - started) / 1000;
+}
+
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+
+/**
+ * Whole commands side by side, run alternately three times: \`deno task classify\` with a part3 model on one photo and on
+ * a folder of 320, against the PyTorch + OpenCV script on the same photos (2 threads; glibc keeping freed memory, as
+ * PyTorch users on CPU run it, and by default). Skipped, and said so, where no python3 has torch and cv2.
+ */
+async function benchCommands(dir: string, photos: Uint8Array[]): Promise<void> {
+  const python = await findPython("torch, cv2");
+  if (!python) {
+    console.log(
+      "  whole commands: no python3 here has torch and cv2 (apt-get install python3-torch python3-opencv" +
+        " libopenblas0-pthread): PyTorch not measured",
+    );
+    return;
+  }
+  const folder = join(dir, "photos");
+  await Deno.mkdir(folder);
+  for (let i = 0; i < 320; i++) await Deno.writeFile(join(folder, `${String(i).padStart(3, "0")}.jpg`), photos[i % 8]);
+  const one = join(folder, "000.jpg");
+  const weights = join(dir, "part3.pt");
+  await timeCommand(python, ["-c", PYTORCH_CLASSIFY, "save", weights]);
+  const cli = fileURLToPath(new URL("../infer/cli.ts", import.meta.url));
+  const ours = (target: string) =>
+    timeCommand(Deno.execPath(), [
+      "run",
+      "--allow-read",
+      "--allow-ffi",
+      "--allow-env",
+      "--allow-sys=cpus",
+      cli,
+      "--model",
+      join(dir, "part3"),
+      target,
+    ]);
+  const kept = { MALLOC_MMAP_THRESHOLD_: "2147483647", MALLOC_TRIM_THRESHOLD_: "17179869184" };
+  const torch = (target: string, env: Record<string, string>) =>
+    timeCommand(python, ["-c", PYTORCH_CLASSIFY, weights, target], { THREADS: "2", ...env });
+  for (const [name, target] of [["one photo", one], ["320 photos", folder]]) {
+    const times: number[][] = [[], [], []];
+    for (let run = 0; run < 3; run++) {
+      times[0].push(await ours(target));
+      times[1].push(await torch(target, kept));
+      times[2].push(await torch(target, {}));
+    }
+    const [a, b, c] = times.map(median);
+    console.log(
+      `  whole command, part3, ${name}: deno task classify ${a.toFixed(2)} s | PyTorch + OpenCV ${b.toFixed(2)} s ` +
+        `(freed memory kept), ${c.toFixed(2)} s (default glibc) | ratio ${(b / a).toFixed(2)}, ${(c / a).toFixed(2)}` +
+        " (median of 3)",
+    );
+  }
+}
+
 if (import.meta.main) {
   await initBackend("wasm");
   const dir = await Deno.makeTempDir({ prefix: "bench_infer" });
@@ -63,5 +147,6 @@ if (import.meta.main) {
   );
   console.log("inference bench (classify() through infer/mod.ts, decoding included):");
   for (const name of ["part1", "part3"]) console.log(await benchModel(name, dir, photos));
+  await benchCommands(dir, photos);
   await Deno.remove(dir, { recursive: true });
 }
