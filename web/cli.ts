@@ -3,6 +3,7 @@
  * @module
  */
 import { defineCommand, runCli } from "../lib/mod.ts";
+import { initBackend, stopBackendThreads } from "../engine/mod.ts";
 import { DEFAULT_MODEL_DIR } from "../infer/mod.ts";
 import { DEFAULT_MAX_BODY, startServer } from "./server.ts";
 
@@ -32,6 +33,8 @@ const SERVE_COMMAND = defineCommand({
 });
 
 await runCli(SERVE_COMMAND, async (flags) => {
+  // Both cores for the net: a request's forward pass takes half the time (starting the threads costs ~0.3 s once).
+  await initBackend("wasm", { threads: navigator.hardwareConcurrency });
   const server = await startServer({
     model: flags.string("model") ?? Deno.env.get("DOG_MODEL") ?? DEFAULT_MODEL_DIR,
     port: flags.integer("port") ?? 8000,
@@ -45,5 +48,6 @@ await runCli(SERVE_COMMAND, async (flags) => {
   Deno.addSignalListener("SIGTERM", stop);
   await stopped.promise;
   await server.shutdown();
+  stopBackendThreads();
   console.log("stopped");
 });
