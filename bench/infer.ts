@@ -66,7 +66,10 @@ def net():
     for a, b in zip(sizes, sizes[1:]): layers += [nn.Linear(a, b, bias=False), nn.BatchNorm1d(b), nn.ReLU()]
     return nn.Sequential(*layers, nn.Linear(1024, 1), nn.Sigmoid())
 if sys.argv[1] == "save":
-    torch.manual_seed(0); torch.save(net().state_dict(), sys.argv[2]); sys.exit()
+    torch.manual_seed(0); torch.save(net().state_dict(), sys.argv[2])
+    # Which BLAS torch loaded (Debian's torch takes whatever libblas.so.3 points at: OpenBLAS, or the slow reference).
+    print(next((line.split()[-1] for line in open("/proc/self/maps") if "blas" in line), "unknown"))
+    sys.exit()
 m = net(); m.load_state_dict(torch.load(sys.argv[1])); m.eval()
 files = sorted(glob.glob(os.path.join(sys.argv[2], "*.jpg"))) if os.path.isdir(sys.argv[2]) else [sys.argv[2]]
 for i in range(0, len(files), 32):
@@ -75,6 +78,13 @@ for i in range(0, len(files), 32):
     with torch.no_grad(): p = m(torch.from_numpy(x))[:, 0].numpy()
     for f, q in zip(files[i:i + 32], p): print(f, "dog" if q > 0.5 else "not_dog", q)
 `;
+
+/** The stdout of a command, failing loudly. */
+async function outputOf(command: string, args: string[]): Promise<string> {
+  const { code, stdout, stderr } = await new Deno.Command(command, { args, stdout: "piped", stderr: "piped" }).output();
+  if (code !== 0) throw new Error(`${command} failed: ${new TextDecoder().decode(stderr).slice(-400)}`);
+  return new TextDecoder().decode(stdout).trim();
+}
 
 /** Seconds of a whole command, its output thrown away. */
 async function timeCommand(command: string, args: string[], env: Record<string, string> = {}): Promise<number> {
@@ -105,7 +115,8 @@ async function benchCommands(dir: string, photos: Uint8Array[]): Promise<void> {
   for (let i = 0; i < 320; i++) await Deno.writeFile(join(folder, `${String(i).padStart(3, "0")}.jpg`), photos[i % 8]);
   const one = join(folder, "000.jpg");
   const weights = join(dir, "part3.pt");
-  await timeCommand(python, ["-c", PYTORCH_CLASSIFY, "save", weights]);
+  const blas = await outputOf(python, ["-c", PYTORCH_CLASSIFY, "save", weights]);
+  console.log(`  whole commands: PyTorch ${python}, 2 threads, BLAS ${blas}`);
   const cli = fileURLToPath(new URL("../infer/cli.ts", import.meta.url));
   const ours = (target: string) =>
     timeCommand(Deno.execPath(), [

@@ -82,15 +82,14 @@ export async function readReportRun(dir: string): Promise<ReportRun> {
   if (predictions) {
     const { wrong, right } = extremes(predictions);
     const testDir = join(training.config.data, "test");
-    const units = await firstLayerImages(dir);
-    const json = JSON.parse(await Deno.readTextFile(join(dir, "model.json")));
+    const { units, unitCount } = await firstLayerImages(dir);
     run.visuals = {
       roc: rocChart(predictions, run.name, training.metrics.test.rocAuc),
       histogram: probabilityHistogram(predictions, run.name, run.classes),
       wrong: await galleryImages(wrong, testDir),
       right: await galleryImages(right, testDir),
       units,
-      unitCount: json.weightsManifest[0].weights[0].shape[1],
+      unitCount,
     };
   }
   return run;

@@ -89,8 +89,9 @@ async function thumbnail(row: PredictionRow, split: SplitReader | undefined): Pr
  * The first layer's weights of the model in `dir`, one picture per unit: every unit when there are at most
  * `limit`, else the `limit` with the largest weight norm. A model whose standardisation is folded into its
  * first layer is unfolded (W = W'·σ), so the pictures show the weights as trained, on standardised pixels.
+ * Returns the pictures and the number of units the layer has.
  */
-export async function firstLayerImages(dir: string, limit = 64): Promise<UnitImage[]> {
+export async function firstLayerImages(dir: string, limit = 64): Promise<{ units: UnitImage[]; unitCount: number }> {
   const json = JSON.parse(await Deno.readTextFile(join(dir, MODEL_FILES.model)));
   const metadata = json.userDefinedMetadata.dognet as ModelMetadata;
   const spec = json.weightsManifest[0].weights[0] as { name: string; shape: [number, number] };
@@ -129,7 +130,7 @@ export async function firstLayerImages(dir: string, limit = 64): Promise<UnitIma
       .resize(edge, edge, { kernel: "linear" }).jpeg({ quality: 80 }).toBuffer();
     images.push({ unit, norm: norms[unit], dataUri: `data:image/jpeg;base64,${Buffer.from(jpeg).toString("base64")}` });
   }
-  return images;
+  return { units: images, unitCount: units };
 }
 
 /** Blue for negative, white for 0, red for positive, scaled by the largest magnitude. */

@@ -19,7 +19,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { OptionError, OptionNamingError, renderOptionNames } from "./errors.ts";
+import { OptionError, optionNames, OptionNamingError, renderOptionNames } from "./errors.ts";
 
 /** One flag. */
 export interface FlagSpec {
@@ -184,12 +184,7 @@ export function flagFor(command: CommandSpec, option: string): string {
 
 /** True when every option an error names has a flag of this command: then it is the user's to fix. */
 function namesOnlyFlags(command: CommandSpec, template: string): boolean {
-  let all = true;
-  renderOptionNames(template, (option) => {
-    if (!flagFor(command, option).startsWith("--")) all = false;
-    return option;
-  });
-  return all;
+  return optionNames(template).every((option) => flagFor(command, option).startsWith("--"));
 }
 
 /** The exit code and message for an error thrown by a command's body. */

@@ -5,9 +5,17 @@
  * @module
  */
 
+/** An option name marked in a template: `{name}`. */
+const MARKED_OPTION = /\{([A-Za-z][A-Za-z0-9]*)\}/g;
+
 /** Replaces each `{option}` in `template` with `nameOf(option)`. */
 export function renderOptionNames(template: string, nameOf: (option: string) => string): string {
-  return template.replace(/\{([A-Za-z][A-Za-z0-9]*)\}/g, (_, option: string) => nameOf(option));
+  return template.replace(MARKED_OPTION, (_, option: string) => nameOf(option));
+}
+
+/** The options `template` names. */
+export function optionNames(template: string): string[] {
+  return [...template.matchAll(MARKED_OPTION)].map((match) => match[1]);
 }
 
 /** An error whose message names options as `{option}` (see the module doc). */

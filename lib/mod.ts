@@ -21,7 +21,14 @@ export { type ChartPanel, niceTicks, renderChart, type Series } from "./svg_char
 export { normalFrom, seededRandom } from "./random.ts";
 export { escapeHtml, percent } from "./text.ts";
 export { forEachLimited, mapInOrder, type MapInOrderOptions, Slots } from "./pool.ts";
-export { OptionError, OptionNamingError, renderOptionNames, requireChoice, requireInteger } from "./errors.ts";
+export {
+  OptionError,
+  optionNames,
+  OptionNamingError,
+  renderOptionNames,
+  requireChoice,
+  requireInteger,
+} from "./errors.ts";
 export {
   type CommandSpec,
   defineCommand,

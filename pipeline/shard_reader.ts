@@ -154,12 +154,6 @@ export class SplitReader {
     }
   }
 
-  /** The shard file holding record `index`, and the record's place in it. */
-  locate(index: number): { file: string; record: number } {
-    const shard = this.#shardOf(index);
-    return { file: this.manifest.shards[shard].file, record: index - this.#shardStart[shard] };
-  }
-
   /** Closes the shard files. */
   close(): void {
     this.#files.forEach((file) => file.close());
@@ -192,6 +186,20 @@ export class SplitReader {
       const file = this.#files[shard];
       await file.seek((index - this.#shardStart[shard]) * recordBytes, Deno.SeekMode.Start);
       await readFull(file, bytes.subarray(done * recordBytes, (done + inShard) * recordBytes));
+      // Every value read is checked, verified shard or not: a NaN or Infinity never reaches a caller (one pass,
+      // cheap beside the read).
+      const values = into.subarray(done * this.recordSize, (done + inShard) * this.recordSize);
+      const bad = firstNonFinite(values);
+      if (bad >= 0) {
+        const record = Math.floor(bad / this.recordSize);
+        throw nonFiniteError(join(this.dir, this.manifest.shards[shard].file), {
+          recordInShard: index - this.#shardStart[shard] + record,
+          recordInSplit: index + record,
+          split: this.dir,
+          value: values[bad],
+          pixel: bad % this.recordSize,
+        });
+      }
       done += inShard;
       index += inShard;
     }
@@ -222,6 +230,25 @@ async function readFull(file: Deno.FsFile, into: Uint8Array): Promise<void> {
   }
 }
 
+const RERUN = "the cache is damaged; rerun `deno task preprocess` to rebuild it";
+
+/** The index of the first NaN or ±Infinity in `values`, or -1. */
+function firstNonFinite(values: Float32Array): number {
+  for (let i = 0; i < values.length; i++) if (values[i] - values[i] !== 0) return i;
+  return -1;
+}
+
+/** The error for a value that is not finite, naming the shard, the record (in it and in the split) and the pixel. */
+function nonFiniteError(
+  path: string,
+  where: { recordInShard: number; recordInSplit: number; split: string; value: number; pixel: number },
+): CorruptShardError {
+  return new CorruptShardError(
+    `${path}: record ${where.recordInShard} of this shard (record ${where.recordInSplit} of the split ` +
+      `${where.split}) holds ${where.value} at pixel ${where.pixel}; ${RERUN}`,
+  );
+}
+
 /** What {@linkcode verifyShard} checks a shard against. */
 export interface ShardCheck {
   /** The manifest's sha256 of the shard. */
@@ -244,7 +271,6 @@ export async function verifyShard(path: string, check: ShardCheck): Promise<void
   const buffer = new Uint8Array(READ_CHUNK);
   const values = new Float32Array(buffer.buffer);
   const recordBytes = check.recordSize * 4;
-  const rerun = "the cache is damaged; rerun `deno task preprocess` to rebuild it";
   let offset = 0;
   for (;;) {
     // Fill whole chunks (a multiple of 4 bytes), so values never straddle two reads.
@@ -256,16 +282,16 @@ export async function verifyShard(path: string, check: ShardCheck): Promise<void
     }
     if (n === 0) break;
     hash.update(buffer.subarray(0, n));
-    for (let i = 0; i < n >> 2; i++) {
-      const v = values[i];
-      if (v - v !== 0) { // NaN or ±Infinity
-        const inShard = Math.floor((offset + 4 * i) / recordBytes);
-        const pixel = ((offset + 4 * i) % recordBytes) / 4;
-        throw new CorruptShardError(
-          `${path}: record ${inShard} of this shard (record ${check.firstRecord + inShard} of the split ` +
-            `${check.split}) holds ${v} at pixel ${pixel}; ${rerun}`,
-        );
-      }
+    const bad = firstNonFinite(values.subarray(0, n >> 2));
+    if (bad >= 0) {
+      const inShard = Math.floor((offset + 4 * bad) / recordBytes);
+      throw nonFiniteError(path, {
+        recordInShard: inShard,
+        recordInSplit: check.firstRecord + inShard,
+        split: check.split,
+        value: values[bad],
+        pixel: ((offset + 4 * bad) % recordBytes) / 4,
+      });
     }
     offset += n;
     if (n < buffer.length) break;
@@ -274,7 +300,7 @@ export async function verifyShard(path: string, check: ShardCheck): Promise<void
   if (actual !== check.sha256) {
     throw new CorruptShardError(
       `${path} (split ${check.split}) has sha256 ${actual}, its manifest says ${check.sha256}: the file changed ` +
-        `after preprocessing; ${rerun}`,
+        `after preprocessing; ${RERUN}`,
     );
   }
 }

@@ -110,7 +110,6 @@ export async function assembleBatch(
       applyAugmentation(rows.subarray(r * width, (r + 1) * width), w, h, draw, scratch);
     }
   }
-  requireFinite(reader, sorted, rows);
   if (standardization) {
     for (let r = 0; r < n; r++) applyStandardization(rows.subarray(r * width, (r + 1) * width), standardization);
   }
@@ -127,25 +126,6 @@ export interface LoaderOptions {
   standardization?: Standardization;
   /** Verify each shard (sha256, finite values) before its first use; see `openSplit`. */
   verify?: boolean;
-}
-
-/**
- * Throws {@linkcode CorruptShardError} naming the split, shard and record if any value read is not finite. A
- * cheap pass done on every batch, so even unverified shards cannot feed NaN or Infinity to the net.
- */
-function requireFinite(reader: SplitReader, indices: Uint32Array, rows: Float32Array): void {
-  const width = reader.recordSize;
-  for (let i = 0; i < rows.length; i++) {
-    const v = rows[i];
-    if (v - v !== 0) {
-      const r = Math.floor(i / width);
-      const { file, record } = reader.locate(indices[r]);
-      throw new CorruptShardError(
-        `${reader.dir}/${file}: record ${record} of this shard (record ${indices[r]} of the split) holds ${v} ` +
-          `at pixel ${i % width}; the cache is damaged; rerun \`deno task preprocess\` to rebuild it`,
-      );
-    }
-  }
 }
 
 /**

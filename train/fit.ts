@@ -29,13 +29,7 @@ import {
   tf,
   trainStep,
 } from "../engine/mod.ts";
-import {
-  MODEL_FILES,
-  type ModelMetadata,
-  saveLayersModel,
-  standardizationFromStats,
-  stdFloorFor,
-} from "../model/mod.ts";
+import { MODEL_FILES, type ModelMetadata, saveLayersModel, stdFloorFor } from "../model/mod.ts";
 import { resumeKey, type TrainConfig, validateConfig } from "./config.ts";
 import type { Optimizer } from "./optimizers.ts";
 import { type BatchLoader, disposeInput, prefetchBatches, shuffled } from "./batches.ts";
@@ -500,8 +494,7 @@ async function writeModelDirectory(
     foldedStandardization: stats ? { file: MODEL_FILES.stats, stdFloor } : null,
     architecture: { model: config.model, hidden: config.hidden, batchNorm: config.batchNorm, dropout: config.dropout },
   };
-  const standardization = stats ? standardizationFromStats(stats, mlp.spec.inputSize, stdFloor) : undefined;
-  const model = toLayersModel(mlp, { standardization });
+  const model = toLayersModel(mlp, { standardization: data.standardization });
   try {
     await saveLayersModel(config.out, model, metadata);
   } finally {

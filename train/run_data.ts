@@ -19,6 +19,8 @@ export interface RunData {
   inputSize: number;
   /** The train split's pixel statistics (mean then std), when standardising. */
   stats: Float32Array | null;
+  /** The standardisation made from them, which the loaders apply and the saved model folds in. */
+  standardization: Standardization | undefined;
   trainLoader: BatchLoader;
   validationLoader: BatchLoader;
   testLoader: BatchLoader;
@@ -79,6 +81,7 @@ export async function openData(config: TrainConfig, verify: boolean): Promise<Ru
       manifest,
       inputSize,
       stats,
+      standardization,
       trainLoader,
       validationLoader,
       testLoader,

@@ -8,7 +8,7 @@
  */
 import { isAbsolute, join } from "node:path";
 import { parseCsvObjects, toCsv, writeTextFileAtomic } from "../lib/mod.ts";
-import { type Manifest, readManifest } from "../pipeline/mod.ts";
+import { type Manifest, readManifest, resolveImagePath } from "../pipeline/mod.ts";
 import type { TrainConfig } from "./config.ts";
 import type { Metrics } from "./metrics.ts";
 import { learningCurves } from "./curves.ts";
@@ -174,17 +174,18 @@ async function predictionRows(predictions: SplitPredictions): Promise<Prediction
 }
 
 /**
- * Where a records.csv path points: relative paths under the split's root; an absolute one (the course's
- * `/dataSet/...`) under the root when it is there (preprocessed with `--root`), else as it is.
+ * Where a records.csv path points, resolved as preprocessing resolved it (`resolveImagePath`). The manifest keeps the
+ * root but not whether `--root` was given, which decides absolute paths (the course's `/dataSet/...`): under the
+ * root when the file is there, else as written.
  */
 function sourceImagePath(path: string, root: string): string {
-  if (!isAbsolute(path)) return join(root, path);
-  const underRoot = join(root, path);
+  const underRoot = resolveImagePath(path, root, true);
+  if (!isAbsolute(path)) return underRoot;
   try {
     Deno.statSync(underRoot);
     return underRoot;
   } catch {
-    return path;
+    return resolveImagePath(path, root, false);
   }
 }
 

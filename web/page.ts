@@ -9,8 +9,9 @@
  * @module
  */
 /// <reference lib="dom" />
-// The one module, not pipeline/mod.ts: the rest of the pipeline (sharp, files, workers) has no place in a browser.
+// Single modules, not the folders' mod.ts: the rest (sharp, files, workers, tfjs' WASM) has no place in the page.
 import { grayResizeLinear } from "../pipeline/opencv_gray_resize.ts";
+import { applyStandardization, standardizationFromStats } from "../model/standardization.ts";
 
 /** The part of the tfjs global this page uses. */
 interface TfGlobal {
@@ -41,10 +42,8 @@ const ready = (async () => {
   let standardize: ((x: Float32Array) => void) | null = null;
   if (metadata.standardize) {
     const stats = new Float32Array(await (await fetch(`/model/${metadata.standardize.file}`)).arrayBuffer());
-    const n = metadata.inputSize, floor = metadata.standardize.stdFloor;
-    standardize = (x) => {
-      for (let i = 0; i < n; i++) x[i] = (x[i] - stats[i]) / Math.max(stats[n + i], floor);
-    };
+    const standardization = standardizationFromStats(stats, metadata.inputSize, metadata.standardize.stdFloor);
+    standardize = (x) => applyStandardization(x, standardization);
   }
   byId("status").textContent = `model ready (${metadata.preprocess.size}×${metadata.preprocess.size} gray, ` +
     `tfjs backend ${tf.getBackend()}): pick or drop photos`;

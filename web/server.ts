@@ -63,6 +63,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const handler = makeHandler({
     classifier,
     modelDir,
+    modelFiles: await namedModelFiles(modelDir),
     page,
     tfjs,
     maxBodyBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY,
@@ -102,6 +103,8 @@ async function bundlePage(): Promise<string> {
 interface HandlerContext {
   classifier: Classifier;
   modelDir: string;
+  /** The model-folder files model.json names (weights, statistics), read once at start-up. */
+  modelFiles: Set<string>;
   page: string;
   tfjs: string;
   maxBodyBytes: number;
@@ -122,7 +125,7 @@ function makeHandler(context: HandlerContext): (request: Request) => Promise<Res
     if (url.pathname === "/tf.min.js") return await file(context.tfjs, "text/javascript; charset=utf-8");
     if (url.pathname.startsWith("/model/")) {
       const name = decodePathPart(url.pathname.slice("/model/".length));
-      const path = name === null ? null : await modelFile(context.modelDir, name);
+      const path = name === null ? null : await modelFile(context, name);
       if (path) return await file(path, TYPES[path.split(".").pop()!.toLowerCase()] ?? "application/octet-stream");
     }
     return json(404, { error: "not found" });
@@ -138,28 +141,27 @@ function decodePathPart(part: string): string | null {
   }
 }
 
+/** The files model.json names besides itself: its weight files and the statistics file its metadata names. */
+async function namedModelFiles(modelDir: string): Promise<Set<string>> {
+  const json = JSON.parse(await Deno.readTextFile(join(modelDir, "model.json")));
+  const metadata = json.userDefinedMetadata?.dognet ?? {};
+  return new Set<string>([
+    ...(json.weightsManifest ?? []).flatMap((group: { paths: string[] }) => group.paths),
+    ...[metadata.standardize?.file, metadata.foldedStandardization?.file].filter((f): f is string => !!f),
+  ]);
+}
+
 /**
- * The path of model-folder file `name`, when it is one the page may fetch: model.json, the weight files it
- * names, the statistics file its metadata names, or an image lying directly in the folder; null otherwise,
- * and for anything whose real path is outside the folder (a link out of it).
+ * The path of model-folder file `name`, when it is one the page may fetch: model.json, the files it names,
+ * or an image lying directly in the folder; null otherwise, and for anything whose real path is outside the
+ * folder (a link out of it).
  */
-async function modelFile(modelDir: string, name: string): Promise<string | null> {
+async function modelFile(context: HandlerContext, name: string): Promise<string | null> {
   if (name.includes("/") || name.includes("\\") || name.startsWith(".")) return null;
-  let allowed = name === "model.json" || IMAGE_NAME.test(name);
-  if (!allowed) {
-    const json = JSON.parse(await Deno.readTextFile(join(modelDir, "model.json")));
-    const metadata = json.userDefinedMetadata?.dognet ?? {};
-    const named = [
-      ...(json.weightsManifest ?? []).flatMap((group: { paths: string[] }) => group.paths),
-      metadata.standardize?.file,
-      metadata.foldedStandardization?.file,
-    ];
-    allowed = named.includes(name);
-  }
-  if (!allowed) return null;
+  if (name !== "model.json" && !IMAGE_NAME.test(name) && !context.modelFiles.has(name)) return null;
   try {
-    const real = await Deno.realPath(join(modelDir, name));
-    return real.startsWith(modelDir + "/") && (await Deno.stat(real)).isFile ? real : null;
+    const real = await Deno.realPath(join(context.modelDir, name));
+    return real.startsWith(context.modelDir + "/") && (await Deno.stat(real)).isFile ? real : null;
   } catch {
     return null;
   }
