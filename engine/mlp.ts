@@ -21,7 +21,8 @@
  * The saved model is converted to the standard tfjs layers format (model_files.ts).
  * @module
  */
-import { tensorMemory, tf } from "./tf.ts";
+import { gemmKernels, tensorMemory, tf } from "./tf.ts";
+import { product, sumOfProducts, transposedProduct } from "./products.ts";
 
 /** Inputs per column chunk of a weight matrix. */
 export const CHUNK_SIZE = 4096;
@@ -171,19 +172,12 @@ export interface StepOptions {
   dropoutSeed?: number;
 }
 
-/** Product of a chunked [out, in] weight with chunked transposed input [in, batch]. */
-function chunkedProduct(weights: tf.Tensor2D[], inputT: tf.Tensor2D[]): tf.Tensor2D {
-  let sum: tf.Tensor2D = tf.matMul(weights[0], inputT[0]);
-  for (let c = 1; c < weights.length; c++) sum = tf.add(sum, tf.matMul(weights[c], inputT[c])) as tf.Tensor2D;
-  return sum;
-}
-
-/** Widest first layer computed as input·Wᵀ (see the module doc); wider ones as W·inputᵀ. */
+/** Widest first layer computed as input·Wᵀ when tfjs' matMul does the products (see the module doc). */
 export const THIN_LAYER = 32;
 
 /** First-layer product Z^T = W·X^T [out, batch] from input chunks [batch, chunk], in the cheaper orientation. */
 function firstLayerProduct(layer: DenseLayer, chunks: tf.Tensor2D[], chunksT: () => tf.Tensor2D[]): tf.Tensor2D {
-  if (layer.outputSize > THIN_LAYER) return chunkedProduct(layer.weights, chunksT());
+  if (gemmKernels() || layer.outputSize > THIN_LAYER) return sumOfProducts(layer.weights, chunksT());
   let sum: tf.Tensor2D = tf.matMul(chunks[0], tf.transpose(layer.weights[0]));
   for (let c = 1; c < chunks.length; c++) sum = tf.add(sum, tf.matMul(chunks[c], tf.transpose(layer.weights[c])));
   return tf.transpose(sum);
@@ -238,7 +232,7 @@ export function trainStep(mlp: Mlp, batch: InputBatch, options: StepOptions = {}
       [];
     let logits!: tf.Tensor2D;
     for (const [l, layer] of layers.entries()) {
-      const z = l === 0 ? firstLayerProduct(layer, batch.chunks, inputT) : chunkedProduct(layer.weights, inputsT[l]);
+      const z = l === 0 ? firstLayerProduct(layer, batch.chunks, inputT) : sumOfProducts(layer.weights, inputsT[l]);
       if (l === layers.length - 1) {
         logits = tf.add(z, layer.bias!);
         saved.push({ z: logits });
@@ -283,20 +277,19 @@ export function trainStep(mlp: Mlp, batch: InputBatch, options: StepOptions = {}
     let dz = tf.div(tf.sub(probabilities, labels), batchSize) as tf.Tensor2D; // dL/dz of the output
     for (let l = layers.length - 1; l >= 0; l--) {
       const layer = layers[l];
-      if (l === 0 && layer.outputSize <= THIN_LAYER) {
+      if (l === 0 && layer.outputSize <= THIN_LAYER && !gemmKernels()) {
         // dWᵀ = Xᵀ·dZᵀ with the input as left operand, then back to [out, chunk].
         const dzT = tf.transpose(dz);
         weightGrads[l] = inputT().map((xT) => tf.transpose(tf.matMul(xT, dzT)));
       } else {
         // dW = dZ · H, with H the (non-transposed) input chunks [batch, chunk].
         const inputs = l === 0 ? batch.chunks : inputsT[l].map((h) => tf.transpose(h));
-        weightGrads[l] = inputs.map((h) => tf.matMul(dz, h));
+        weightGrads[l] = inputs.map((h) => product(dz, h));
       }
       if (layer.bias) otherGrads[l] = [tf.sum(dz, 1, true)];
       if (l === 0) break;
-      // dH^T = W^T · dZ, with W^T made fresh so that it is an ordinary left operand.
-      const whole = layer.weights.length === 1 ? layer.weights[0] : tf.concat(layer.weights, 1);
-      let da = tf.matMul(tf.transpose(whole), dz) as tf.Tensor2D;
+      // dH^T = W^T · dZ.
+      let da = transposedProduct(layer.weights, dz);
       const below = saved[l - 1];
       if (below.mask) da = tf.mul(da, below.mask);
       let dy = tf.mul(da, tf.step(below.relu!)) as tf.Tensor2D;
@@ -348,7 +341,7 @@ export function predictProbabilities(
     for (const [l, layer] of mlp.layers.entries()) {
       const z = l === 0
         ? firstLayerProduct(layer, chunks, () => chunks.map((x) => tf.transpose(x)))
-        : chunkedProduct(layer.weights, inputT);
+        : sumOfProducts(layer.weights, inputT);
       if (l === mlp.layers.length - 1) {
         out = tf.sigmoid(tf.add(z, layer.bias!));
         break;

@@ -19,12 +19,16 @@ export {
   type BackendName,
   type BackendOptions,
   describeBackend,
+  gemmKernels,
   initBackend,
   stopBackendThreads,
   tensorMemory,
+  tensorPointer,
   tf,
+  tfjsHeap,
+  type WasmHeap,
 } from "./tf.ts";
-export { type AdamKernel, adamKernel, type AdamKernelArgs, tfjsHeap } from "./wasm_adam.ts";
+export { type AdamKernel, adamKernel, type AdamKernelArgs } from "./wasm_adam.ts";
 export {
   BN_EPSILON,
   BN_MOMENTUM,

@@ -9,6 +9,7 @@ import { fileURLToPath } from "node:url";
 import * as tf from "@tensorflow/tfjs";
 import { type BackendWasm, getThreadsCount, setThreadsCount, setWasmPaths } from "@tensorflow/tfjs-backend-wasm";
 import { stopThreads, THREADED_WASM_VERSION, withThreadedWasm } from "./wasm_threads.ts";
+import { createGemm, type Gemm } from "./gemm.ts";
 
 export { tf };
 export type { BackendWasm };
@@ -26,6 +27,8 @@ export interface BackendInfo {
   threads: number;
   /** tfjs version. */
   version: string;
+  /** The engine's own matrix-product kernels (wasm only): threads and whether they use fused multiply-add. */
+  gemm: { threads: number; fusedMultiplyAdd: boolean } | null;
 }
 
 /** Raised when the requested backend cannot start. */
@@ -38,6 +41,7 @@ export class BackendError extends Error {
 }
 
 let current: BackendInfo | null = null;
+let currentGemm: Gemm | null = null;
 
 /** Options of {@linkcode initBackend}. */
 export interface BackendOptions {
@@ -92,11 +96,16 @@ export async function initBackend(name: BackendName = "wasm", options: BackendOp
     await tf.setBackend("cpu");
   }
   await tf.ready();
+  const heap = tfjsHeap();
+  const simd = name === "wasm" && tf.env().getBool("WASM_HAS_SIMD_SUPPORT");
+  // The engine's products need SIMD (every browser and Deno has it); without, tfjs' matMul does them.
+  currentGemm = heap && simd ? await createGemm(heap, { threads }) : null;
   current = {
     backend: name,
-    simd: name === "wasm" && tf.env().getBool("WASM_HAS_SIMD_SUPPORT"),
+    simd,
     threads: name === "wasm" ? getThreadsCount() : 1,
     version: tf.version.tfjs,
+    gemm: currentGemm && { threads: currentGemm.threads, fusedMultiplyAdd: currentGemm.fusedMultiplyAdd },
   };
   return current;
 }
@@ -106,7 +115,46 @@ export async function initBackend(name: BackendName = "wasm", options: BackendOp
  * tensors. Does nothing for a single-threaded or cpu backend.
  */
 export function stopBackendThreads(): void {
+  currentGemm?.dispose();
   if (current?.backend === "wasm" && current.threads > 1) stopThreads((tf.backend() as BackendWasm).wasm);
+}
+
+/** The engine's matrix-product kernels on the started backend, or null (cpu backend, or before initBackend). */
+export function gemmKernels(): Gemm | null {
+  return currentGemm;
+}
+
+/** What the kernels need from the tfjs-wasm backend's Emscripten module. */
+export interface WasmHeap {
+  /** The heap. */
+  memory: WebAssembly.Memory;
+  /** Allocates `bytes` in the heap; 0 when full. */
+  malloc: (bytes: number) => number;
+  /** Frees what malloc gave. */
+  free: (pointer: number) => void;
+}
+
+/** The tfjs-wasm heap, or null on another backend. */
+export function tfjsHeap(): WasmHeap | null {
+  if (tf.getBackend() !== "wasm") return null;
+  // deno-lint-ignore no-explicit-any
+  const module = (tf.backend() as any).wasm;
+  // The single-threaded build exports its memory; the threaded one creates it in JavaScript (shared).
+  const memory = module?.asm?.memory ?? module?.wasmMemory;
+  if (!(memory instanceof WebAssembly.Memory) || typeof module._malloc !== "function") return null;
+  return { memory, malloc: (bytes) => module._malloc(bytes), free: (pointer) => module._free(pointer) };
+}
+
+/** Byte offset of a tensor's values in the tfjs-wasm heap (valid until the tensor is disposed). */
+export function tensorPointer(tensor: tf.Tensor): number {
+  // deno-lint-ignore no-explicit-any
+  return (tf.backend() as any).dataIdMap.get(tensor.dataId).memoryOffset;
+}
+
+/** A float32 tensor of `shape` allocated in the tfjs-wasm heap and not initialised: the caller fills it. */
+export function uninitializedTensor<R extends tf.Rank>(shape: number[]): tf.Tensor<R> {
+  const backend = tf.backend() as BackendWasm;
+  return tf.engine().makeTensorFromTensorInfo(backend.makeOutput(shape, "float32"), backend) as tf.Tensor<R>;
 }
 
 /** A one-line description of the backend for logs. */

@@ -9,25 +9,6 @@
  * binary file and no toolchain: the WAT-like comments are the source.
  * @module
  */
-import { tf } from "./tf.ts";
-
-/** What the kernel needs from the tfjs-wasm backend's Emscripten module. */
-interface WasmHeap {
-  memory: WebAssembly.Memory;
-  malloc: (bytes: number) => number;
-  free: (pointer: number) => void;
-}
-
-/** The tfjs-wasm heap, or null on another backend. */
-export function tfjsHeap(): WasmHeap | null {
-  if (tf.getBackend() !== "wasm") return null;
-  // deno-lint-ignore no-explicit-any
-  const module = (tf.backend() as any).wasm;
-  // The single-threaded build exports its memory; the threaded one creates it in JavaScript (shared).
-  const memory = module?.asm?.memory ?? module?.wasmMemory;
-  if (!(memory instanceof WebAssembly.Memory) || typeof module._malloc !== "function") return null;
-  return { memory, malloc: (bytes) => module._malloc(bytes), free: (pointer) => module._free(pointer) };
-}
 
 /** Arguments of one kernel call: byte offsets in the heap, then the step's constants. */
 export interface AdamKernelArgs {

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { initBackend, tf } from "./tf.ts";
-import { adamKernel, tfjsHeap } from "./wasm_adam.ts";
+import { adamKernel } from "./wasm_adam.ts";
+import { tfjsHeap } from "./tf.ts";
 import { Optimizer } from "../train/mod.ts";
 
 await initBackend("wasm");

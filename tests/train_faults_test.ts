@@ -15,7 +15,7 @@ const PERMISSIONS = ["--allow-read", "--allow-write", "--allow-ffi", "--allow-en
 /** A cache of 72x72 records, and training flags whose checkpoint (~45 MB) takes a while to write. */
 async function setUp(): Promise<{ dir: string; flags: (out: string, epochs: number) => string[] }> {
   const dir = await Deno.makeTempDir({ prefix: "train_faults_test" });
-  await makeLabelledSet(dir, { train: 160, test: 40, width: 72, height: 72, seed: 8 });
+  await makeLabelledSet(dir, { train: 320, test: 40, width: 72, height: 72, seed: 8 });
   await preprocess({
     csvs: [join(dir, "train.csv"), join(dir, "test.csv")],
     out: join(dir, "cache"),
@@ -90,8 +90,9 @@ Deno.test("train CLI: killed with SIGKILL mid-epoch and mid-checkpoint, --resume
 
   // 1. In the middle of epoch 2: its first checkpoint is written, the second is not.
   let child = start(flags(out, 4));
+  // Epoch 2 (20 steps and an evaluation) takes tens of ms; the poll sees the checkpoint within ~1 ms of it.
   await waitFor("the checkpoint of epoch 1", async () => await checkpointEpoch(out) === 1);
-  await new Promise((resolve) => setTimeout(resolve, 150));
+  await new Promise((resolve) => setTimeout(resolve, 5));
   child.kill("SIGKILL");
   await finish(child);
   assert.equal(await checkpointEpoch(out), 1, "killed before the checkpoint of epoch 2");

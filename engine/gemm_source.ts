@@ -1,0 +1,275 @@
+/**
+ * The WebAssembly text (WAT) of the matrix-product kernels in gemm.ts.
+ *
+ * C[M×N] (+)= A·B, with B row-major [K×N] and A read one element at a time and
+ * broadcast ("splat") across a vector, so each step of k is an outer product:
+ * `rows` elements of A times `lanes` columns of B into `rows × lanes` running sums
+ * held in registers. A is either row-major [M×K] ("nn") or stored transposed, [K×M]
+ * ("tn"); the engine's three products are
+ * - forward     Zᵀ[out×batch]  = W[out×in] · Xᵀ[in×batch]   (nn)
+ * - weight grad dW[out×in]     = dZ[out×batch] · X[batch×in] (nn)
+ * - input grad  dXᵀ[in×batch]  = Wᵀ · dZ[out×batch]         (tn)
+ *
+ * The 6×8 register tile uses 12 accumulators, two B vectors and one broadcast: 15
+ * of x64's 16 vector registers (V8 keeps one as scratch). The driver blocks k by
+ * {@linkcode K_BLOCK} and n by {@linkcode N_BLOCK} so that the slice of B being
+ * reused stays in L2 while the 6 rows of A stay in L1. Edges use 1-row tiles and
+ * 4/3/2/1-column tiles whose loads and stores touch only the valid columns, so no
+ * kernel reads or writes outside its operands.
+ *
+ * The text is generated because the tiles are the same code unrolled; every
+ * generated line is plain WAT, compiled at start-up by wabt (gemm.ts).
+ * @module
+ */
+
+/** Rows of A per main tile. */
+export const TILE_ROWS = 6;
+/** Columns of B per main tile (two 4-float vectors). */
+export const TILE_COLUMNS = 8;
+/** k per block: a 256×64 slice of B is 64 KiB, comfortably in L2. */
+export const K_BLOCK = 256;
+/** n per block: for the weight gradient (k = batch) a 64×512 slice of B is 128 KiB. */
+export const N_BLOCK = 512;
+
+/** Which way A is stored. */
+export type Layout = "nn" | "tn";
+
+/** Options of {@linkcode gemmSource}. */
+export interface GemmSourceOptions {
+  /** Use relaxed SIMD's fused multiply-add (f32x4.relaxed_madd), else a multiply then an add. */
+  fusedMultiplyAdd: boolean;
+  /** Declare the imported memory shared (tfjs' threaded build), so the module can run on several threads. */
+  sharedMemory: boolean;
+}
+
+/** The whole module: exports `gemm_nn` and `gemm_tn`, importing `env.memory`. */
+export function gemmSource(options: GemmSourceOptions): string {
+  const kernels: string[] = [];
+  for (const layout of ["nn", "tn"] as const) {
+    for (const rows of [TILE_ROWS, 1]) {
+      for (const lanes of [8, 4, 3, 2, 1]) kernels.push(tile(layout, rows, lanes, options.fusedMultiplyAdd));
+    }
+    kernels.push(driver(layout));
+  }
+  const memory = `(import "env" "memory" (memory 1 65536${options.sharedMemory ? " shared" : ""}))`;
+  return `(module\n  ${memory}\n${kernels.join("\n")}\n)\n`;
+}
+
+const name = (layout: Layout, rows: number, lanes: number) => `$${layout}_${rows}x${lanes}`;
+
+/** Loads `lanes` (1-4) floats at byte `offset` from the address on the stack, zeros in the rest. */
+function loadLanes(lanes: number, address: string, offset: number): string {
+  if (lanes === 4) return `(v128.load offset=${offset} align=4 ${address})`;
+  if (lanes === 1) return `(v128.load32_zero offset=${offset} align=4 ${address})`;
+  if (lanes === 2) return `(v128.load64_zero offset=${offset} align=4 ${address})`;
+  return `(v128.load32_lane offset=${
+    offset + 8
+  } align=4 2 ${address} (v128.load64_zero offset=${offset} align=4 ${address}))`;
+}
+
+/** Stores the first `lanes` (1-4) floats of `value` at byte `offset` of `address`. */
+function storeLanes(lanes: number, address: string, offset: number, value: string): string {
+  if (lanes === 4) return `(v128.store offset=${offset} align=4 ${address} ${value})`;
+  if (lanes === 1) return `(v128.store32_lane offset=${offset} align=4 0 ${address} ${value})`;
+  if (lanes === 2) return `(v128.store64_lane offset=${offset} align=4 0 ${address} ${value})`;
+  return `(v128.store64_lane offset=${offset} align=4 0 ${address} ${value})\n` +
+    `      (v128.store32_lane offset=${offset + 8} align=4 2 ${address} ${value})`;
+}
+
+/**
+ * One register tile: C[rows × lanes] (+)= A[rows × kc] · B[kc × lanes].
+ * Parameters: $a (A[i][k0]), $sa (nn: bytes between rows of A; tn: between its k), $b, $sb (bytes
+ * between rows of B), $c, $sc (bytes between rows of C), $kc, $load (1: add to C, 0: overwrite it).
+ */
+function tile(layout: Layout, rows: number, lanes: number, fma: boolean): string {
+  const vectors = lanes === 8 ? 2 : 1;
+  const vectorLanes = (v: number) => (lanes === 8 ? 4 : lanes) + 0 * v;
+  const acc = (r: number, v: number) => `$c${r}_${v}`;
+  const rowsOfA = layout === "nn" ? rows : 1; // nn: a pointer per row of A; tn: the row's elements are adjacent
+  const madd = (a: string, b: string, c: string) =>
+    fma ? `(f32x4.relaxed_madd ${a} ${b} ${c})` : `(f32x4.add (f32x4.mul ${a} ${b}) ${c})`;
+  const out: string[] = [];
+  out.push(
+    `  (func ${name(layout, rows, lanes)} (param $a i32) (param $sa i32) (param $b i32) (param $sb i32)` +
+      ` (param $c i32) (param $sc i32) (param $kc i32) (param $load i32)`,
+  );
+  const locals = [`(local $x0 v128) (local $x1 v128) (local $s v128) (local $cr i32)`];
+  for (let r = 0; r < rows; r++) for (let v = 0; v < vectors; v++) locals.push(`(local ${acc(r, v)} v128)`);
+  for (let r = 1; r < rowsOfA; r++) locals.push(`(local $a${r} i32)`);
+  out.push("    " + locals.join(" "));
+  // The running sums start from C (when adding to it) or from zero.
+  out.push(`    (if (local.get $load) (then`, `      (local.set $cr (local.get $c))`);
+  for (let r = 0; r < rows; r++) {
+    for (let v = 0; v < vectors; v++) {
+      out.push(`      (local.set ${acc(r, v)} ${loadLanes(vectorLanes(v), "(local.get $cr)", 16 * v)})`);
+    }
+    if (r < rows - 1) out.push(`      (local.set $cr (i32.add (local.get $cr) (local.get $sc)))`);
+  }
+  out.push(`    ))`);
+  for (let r = 1; r < rowsOfA; r++) {
+    out.push(`    (local.set $a${r} (i32.add (local.get ${r === 1 ? "$a" : `$a${r - 1}`}) (local.get $sa)))`);
+  }
+  const rowPointer = (r: number) => (r === 0 ? "$a" : `$a${r}`);
+  /** One step of k: load B's row, then per row of A a broadcast and the multiply-adds; `u` is the unrolled step. */
+  const step = (u: number) => {
+    const lines: string[] = [];
+    for (let v = 0; v < vectors; v++) {
+      lines.push(`      (local.set $x${v} ${loadLanes(vectorLanes(v), "(local.get $b)", 16 * v)})`);
+    }
+    for (let r = 0; r < rows; r++) {
+      const splat = layout === "nn"
+        ? `(v128.load32_splat offset=${4 * u} align=4 (local.get ${rowPointer(r)}))`
+        : `(v128.load32_splat offset=${4 * r} align=4 (local.get $a))`;
+      lines.push(`      (local.set $s ${splat})`);
+      for (let v = 0; v < vectors; v++) {
+        lines.push(
+          `      (local.set ${acc(r, v)} ${madd("(local.get $s)", `(local.get $x${v})`, `(local.get ${acc(r, v)})`)})`,
+        );
+      }
+    }
+    lines.push(`      (local.set $b (i32.add (local.get $b) (local.get $sb)))`);
+    return lines;
+  };
+  const advanceA = (bytes: string) =>
+    layout === "nn"
+      ? Array.from(
+        { length: rows },
+        (_, r) => `      (local.set ${rowPointer(r)} (i32.add (local.get ${rowPointer(r)}) ${bytes}))`,
+      )
+      : [`      (local.set $a (i32.add (local.get $a) (local.get $sa)))`];
+  if (layout === "nn") {
+    // Four steps of k per turn, so that A's four elements are one immediate offset apart.
+    out.push(`    (block $tail (loop $four`, `      (br_if $tail (i32.lt_u (local.get $kc) (i32.const 4)))`);
+    for (let u = 0; u < 4; u++) out.push(...step(u));
+    out.push(...advanceA("(i32.const 16)"));
+    out.push(`      (local.set $kc (i32.sub (local.get $kc) (i32.const 4)))`, `      (br $four)))`);
+  }
+  out.push(`    (block $done (loop $one`, `      (br_if $done (i32.eqz (local.get $kc)))`);
+  out.push(...step(0));
+  out.push(...advanceA(layout === "nn" ? "(i32.const 4)" : ""));
+  out.push(`      (local.set $kc (i32.sub (local.get $kc) (i32.const 1)))`, `      (br $one)))`);
+  // Store the sums.
+  out.push(`    (local.set $cr (local.get $c))`);
+  for (let r = 0; r < rows; r++) {
+    for (let v = 0; v < vectors; v++) {
+      out.push("    " + storeLanes(vectorLanes(v), "(local.get $cr)", 16 * v, `(local.get ${acc(r, v)})`));
+    }
+    if (r < rows - 1) out.push(`    (local.set $cr (i32.add (local.get $cr) (local.get $sc)))`);
+  }
+  out.push(`  )`);
+  return out.join("\n");
+}
+
+/**
+ * Copies B's block (rows k0..k0+kc, columns j0..j1) to the scratch buffer with a row stride of the
+ * block's width + 8 floats. Rows of a wide B a multiple of 1 KiB apart all fall in a few sets of the
+ * 8-way L1 cache and evict each other; packed, they do not, and the block is read once more only.
+ */
+function packBlock(): string {
+  return `
+          (local.set $sp (i32.shl (i32.add (i32.sub (local.get $j1) (local.get $j0)) (i32.const 8)) (i32.const 2)))
+          (local.set $to (local.get $scratch))
+          (local.set $row (i32.const 0))
+          (block $rows_packed (loop $pack_rows
+            (br_if $rows_packed (i32.ge_u (local.get $row) (local.get $kc)))
+            (local.set $from (i32.add (local.get $b) (i32.shl (i32.add (i32.mul (i32.add (local.get $k0)
+              (local.get $row)) (local.get $ldb)) (local.get $j0)) (i32.const 2))))
+            (local.set $end (i32.add (local.get $from) (i32.shl (i32.sub (local.get $j1) (local.get $j0)) (i32.const 2))))
+            (block $fours_done (loop $fours
+              (br_if $fours_done (i32.gt_u (i32.add (local.get $from) (i32.const 16)) (local.get $end)))
+              (v128.store align=4 (local.get $to) (v128.load align=4 (local.get $from)))
+              (local.set $from (i32.add (local.get $from) (i32.const 16)))
+              (local.set $to (i32.add (local.get $to) (i32.const 16)))
+              (br $fours)))
+            (block $ones_done (loop $ones
+              (br_if $ones_done (i32.ge_u (local.get $from) (local.get $end)))
+              (f32.store (local.get $to) (f32.load (local.get $from)))
+              (local.set $from (i32.add (local.get $from) (i32.const 4)))
+              (local.set $to (i32.add (local.get $to) (i32.const 4)))
+              (br $ones)))
+            (local.set $row (i32.add (local.get $row) (i32.const 1)))
+            (local.set $to (i32.add (local.get $scratch) (i32.mul (local.get $row) (local.get $sp))))
+            (br $pack_rows)))`;
+}
+
+/** Bytes of scratch one thread needs to pack B's blocks. */
+export const SCRATCH_BYTES = 4 * K_BLOCK * (N_BLOCK + 8);
+
+/**
+ * The blocked loops over one product:
+ * `gemm_<layout>(m, n, k, a, lda, b, ldb, c, ldc, accumulate, pack, scratch)`, pointers in bytes,
+ * leading dimensions in floats; `pack` copies B's blocks to `scratch` ({@linkcode SCRATCH_BYTES}) first. Loop order: n blocks, k blocks, tiles of rows,
+ * tiles of columns, so a tile's rows of A are reused from L1 across the columns and B's block
+ * from L2 across the rows.
+ */
+function driver(layout: Layout): string {
+  // Byte address of A[i][k]: nn i·lda + k, tn k·lda + i.
+  const aAt = (i: string, k: string) =>
+    layout === "nn"
+      ? `(i32.add (local.get $a) (i32.shl (i32.add (i32.mul ${i} (local.get $lda)) ${k}) (i32.const 2)))`
+      : `(i32.add (local.get $a) (i32.shl (i32.add (i32.mul ${k} (local.get $lda)) ${i}) (i32.const 2)))`;
+  const bAt = (k: string, j: string) =>
+    `(i32.add (local.get $b) (i32.shl (i32.add (i32.mul ${k} (local.get $ldb)) ${j}) (i32.const 2)))`;
+  const cAt = (i: string, j: string) =>
+    `(i32.add (local.get $c) (i32.shl (i32.add (i32.mul ${i} (local.get $ldc)) ${j}) (i32.const 2)))`;
+  // B's block as the tiles read it: packed into the scratch buffer (row stride $sp) or in place.
+  const bTile = (j: string) =>
+    `(select (i32.add (local.get $scratch) (i32.shl (i32.sub ${j} (local.get $j0)) (i32.const 2))) ` +
+    `${bAt("(local.get $k0)", j)} (local.get $pack))`;
+  const call = (rows: number, lanes: number, j: string) =>
+    `(call ${name(layout, rows, lanes)} ${aAt("(local.get $i)", "(local.get $k0)")} (local.get $sa) ` +
+    `${bTile(j)} (select (local.get $sp) (local.get $sb) (local.get $pack)) ${cAt("(local.get $i)", j)} ` +
+    `(local.get $sc) (local.get $kc) (local.get $load))`;
+  /** Column tiles of one row tile, from $j0 to $j1: eights, then one four, then the 1-3 left. */
+  const columns = (rows: number) => `
+          (local.set $j (local.get $j0))
+          (block $eights_done (loop $eights
+            (br_if $eights_done (i32.gt_u (i32.add (local.get $j) (i32.const 8)) (local.get $j1)))
+            ${call(rows, 8, "(local.get $j)")}
+            (local.set $j (i32.add (local.get $j) (i32.const 8)))
+            (br $eights)))
+          (if (i32.le_u (i32.add (local.get $j) (i32.const 4)) (local.get $j1)) (then
+            ${call(rows, 4, "(local.get $j)")}
+            (local.set $j (i32.add (local.get $j) (i32.const 4)))))
+          (block $none (block $one (block $two (block $three
+            (br_table $none $one $two $three (i32.sub (local.get $j1) (local.get $j))))
+            ${call(rows, 3, "(local.get $j)")} (br $none))
+            ${call(rows, 2, "(local.get $j)")} (br $none))
+            ${call(rows, 1, "(local.get $j)")})`;
+  return `  (func (export "gemm_${layout}") (param $m i32) (param $n i32) (param $k i32) (param $a i32) (param $lda i32)
+    (param $b i32) (param $ldb i32) (param $c i32) (param $ldc i32) (param $accumulate i32) (param $pack i32)
+    (param $scratch i32)
+    (local $sa i32) (local $sb i32) (local $sc i32) (local $i i32) (local $j i32) (local $j0 i32) (local $j1 i32)
+    (local $k0 i32) (local $kc i32) (local $load i32) (local $sp i32) (local $from i32) (local $to i32) (local $end i32)
+    (local $row i32)
+    (local.set $sa (i32.shl (local.get $lda) (i32.const 2)))
+    (local.set $sb (i32.shl (local.get $ldb) (i32.const 2)))
+    (local.set $sc (i32.shl (local.get $ldc) (i32.const 2)))
+    (block $n_done (loop $n_blocks
+      (br_if $n_done (i32.ge_u (local.get $j0) (local.get $n)))
+      (local.set $j1 (select (i32.add (local.get $j0) (i32.const ${N_BLOCK})) (local.get $n)
+        (i32.lt_u (i32.add (local.get $j0) (i32.const ${N_BLOCK})) (local.get $n))))
+      (local.set $k0 (i32.const 0))
+      (block $k_done (loop $k_blocks
+        (br_if $k_done (i32.ge_u (local.get $k0) (local.get $k)))
+        (local.set $kc (select (i32.const ${K_BLOCK}) (i32.sub (local.get $k) (local.get $k0))
+          (i32.lt_u (i32.const ${K_BLOCK}) (i32.sub (local.get $k) (local.get $k0)))))
+        (local.set $load (i32.or (local.get $accumulate) (i32.ne (local.get $k0) (i32.const 0))))
+        (if (local.get $pack) (then${packBlock()}))
+        (local.set $i (i32.const 0))
+        (block $rows_done (loop $row_tiles
+          (br_if $rows_done (i32.gt_u (i32.add (local.get $i) (i32.const ${TILE_ROWS})) (local.get $m)))${
+    columns(TILE_ROWS)
+  }
+          (local.set $i (i32.add (local.get $i) (i32.const ${TILE_ROWS})))
+          (br $row_tiles)))
+        (block $rest_done (loop $rest
+          (br_if $rest_done (i32.ge_u (local.get $i) (local.get $m)))${columns(1)}
+          (local.set $i (i32.add (local.get $i) (i32.const 1)))
+          (br $rest)))
+        (local.set $k0 (i32.add (local.get $k0) (i32.const ${K_BLOCK})))
+        (br $k_blocks)))
+      (local.set $j0 (i32.add (local.get $j0) (i32.const ${N_BLOCK})))
+      (br $n_blocks)))
+  )`;
+}

@@ -1,0 +1,116 @@
+import assert from "node:assert/strict";
+import { createGemm, type Gemm, type Layout } from "./gemm.ts";
+import { gemmSource } from "./gemm_source.ts";
+import { initBackend, tf } from "./tf.ts";
+import { seededRandom } from "../lib/mod.ts";
+
+await initBackend("cpu");
+
+// Shapes off every block size: rows not a multiple of 6, columns leaving 1-7 over after the 8s,
+// k crossing the 256 block, n crossing the 512 block, single rows and columns.
+const SHAPES: [number, number, number][] = [
+  [1, 1, 1],
+  [5, 3, 2],
+  [7, 13, 9],
+  [13, 5, 300],
+  [6, 8, 4],
+  [17, 33, 530],
+  [1, 1030, 70],
+  [64, 7, 513],
+  [31, 529, 64],
+  [30, 1030, 300], // B rows 4 KiB apart: packed
+];
+
+/** A heap whose allocations come from its top pages (the tests' matrices start at its bottom). */
+function topOf(memory: WebAssembly.Memory) {
+  let top = memory.buffer.byteLength;
+  return { memory, malloc: (bytes: number) => (top -= bytes) };
+}
+
+/** Heap, bump allocator and reference product for one gemm instance. */
+function setUp(gemm: Gemm, memory: WebAssembly.Memory) {
+  const random = seededRandom(7);
+  let top = 64;
+  const matrix = (rows: number, columns: number) => {
+    const pointer = top;
+    top += 4 * rows * columns + 4; // a gap, so that a write past the end would show in the next matrix
+    const values = new Float32Array(memory.buffer, pointer, rows * columns);
+    for (let i = 0; i < values.length; i++) values[i] = random() * 2 - 1;
+    return { pointer, values };
+  };
+  const check = (layout: Layout, m: number, n: number, k: number, accumulate: boolean) => {
+    top = 64;
+    const a = layout === "nn" ? matrix(m, k) : matrix(k, m);
+    // B's rows are padded to a multiple of 1 KiB when n is (1030 -> 1024 + 1024 floats apart) to exercise packing.
+    const ldb = n > 1024 ? 2048 : n;
+    const b = matrix(k, ldb);
+    const c = matrix(m, n);
+    const guard = matrix(1, 1);
+    const guardValue = guard.values[0];
+    const expected = tf.tidy(() => {
+      const aTensor = layout === "nn"
+        ? tf.tensor2d(a.values.slice(), [m, k])
+        : tf.transpose(tf.tensor2d(a.values.slice(), [k, m]));
+      const bTensor = tf.slice(tf.tensor2d(b.values.slice(), [k, ldb]), [0, 0], [k, n]);
+      const sum = tf.matMul(aTensor, bTensor);
+      return (accumulate ? tf.add(sum, tf.tensor2d(c.values.slice(), [m, n])) : sum).dataSync();
+    });
+    gemm.run({
+      layout,
+      m,
+      n,
+      k,
+      a: a.pointer,
+      lda: layout === "nn" ? k : m,
+      b: b.pointer,
+      ldb,
+      c: c.pointer,
+      ldc: n,
+      accumulate,
+    });
+    let worst = 0;
+    for (let i = 0; i < expected.length; i++) worst = Math.max(worst, Math.abs(expected[i] - c.values[i]));
+    assert.ok(worst <= 1e-5 * Math.sqrt(k), `${layout} ${m}x${n}x${k} accumulate=${accumulate}: off by ${worst}`);
+    assert.equal(guard.values[0], guardValue, `${layout} ${m}x${n}x${k} wrote past the end of C`);
+  };
+  return check;
+}
+
+for (const threads of [1, 2]) {
+  Deno.test(`the engine's matrix products agree with tfjs' matMul on odd shapes, both layouts (${threads} thread(s))`, async () => {
+    const memory = new WebAssembly.Memory({ initial: 64, maximum: 65536, shared: true });
+    const gemm = await createGemm(topOf(memory), { threads });
+    try {
+      assert.equal(gemm.threads, threads);
+      const check = setUp(gemm, memory);
+      for (const [m, n, k] of SHAPES) {
+        for (const layout of ["nn", "tn"] as const) {
+          for (const accumulate of [false, true]) check(layout, m, n, k, accumulate);
+        }
+      }
+      // Big enough to be split over the threads, by rows and (one row) by columns.
+      check("nn", 100, 64, 200, false);
+      check("tn", 100, 64, 200, true);
+      check("nn", 1, 2000, 300, false);
+    } finally {
+      gemm.dispose();
+    }
+  });
+}
+
+Deno.test("the products are the same with and without fused multiply-add, to float rounding", async () => {
+  const memory = new WebAssembly.Memory({ initial: 64, maximum: 65536 });
+  const gemm = await createGemm(topOf(memory), { noFusedMultiplyAdd: true });
+  assert.equal(gemm.fusedMultiplyAdd, false);
+  const check = setUp(gemm, memory);
+  check("nn", 17, 33, 530, true);
+  check("tn", 17, 33, 530, false);
+});
+
+Deno.test("the kernel text is plain WAT with no fused multiply-add when told so", () => {
+  const fused = gemmSource({ fusedMultiplyAdd: true, sharedMemory: false });
+  const plain = gemmSource({ fusedMultiplyAdd: false, sharedMemory: true });
+  assert.match(fused, /f32x4\.relaxed_madd/);
+  assert.doesNotMatch(plain, /relaxed/);
+  assert.match(plain, /memory 1 65536 shared/);
+});
