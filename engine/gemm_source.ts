@@ -18,7 +18,7 @@
  * kernel reads or writes outside its operands.
  *
  * The text is generated because the tiles are the same code unrolled; every
- * generated line is plain WAT, compiled at start-up by wabt (gemm.ts).
+ * generated line is plain WAT, compiled at start-up by wabt (kernel_pool.ts).
  * @module
  */
 
@@ -34,25 +34,16 @@ export const N_BLOCK = 512;
 /** Which way A is stored. */
 export type Layout = "nn" | "tn";
 
-/** Options of {@linkcode gemmSource}. */
-export interface GemmSourceOptions {
-  /** Use relaxed SIMD's fused multiply-add (f32x4.relaxed_madd), else a multiply then an add. */
-  fusedMultiplyAdd: boolean;
-  /** Declare the imported memory shared (tfjs' threaded build), so the module can run on several threads. */
-  sharedMemory: boolean;
-}
-
-/** The whole module: exports `gemm_nn` and `gemm_tn`, importing `env.memory`. */
-export function gemmSource(options: GemmSourceOptions): string {
-  const kernels: string[] = [];
+/** The product functions (`gemm_nn`, `gemm_tn` and their tiles), to be put in a module importing `env.memory`. */
+export function gemmFunctions(fusedMultiplyAdd: boolean): string {
+  const functions: string[] = [];
   for (const layout of ["nn", "tn"] as const) {
     for (const rows of [TILE_ROWS, 1]) {
-      for (const lanes of [8, 4, 3, 2, 1]) kernels.push(tile(layout, rows, lanes, options.fusedMultiplyAdd));
+      for (const lanes of [8, 4, 3, 2, 1]) functions.push(tile(layout, rows, lanes, fusedMultiplyAdd));
     }
-    kernels.push(driver(layout));
+    functions.push(driver(layout));
   }
-  const memory = `(import "env" "memory" (memory 1 65536${options.sharedMemory ? " shared" : ""}))`;
-  return `(module\n  ${memory}\n${kernels.join("\n")}\n)\n`;
+  return functions.join("\n");
 }
 
 const name = (layout: Layout, rows: number, lanes: number) => `$${layout}_${rows}x${lanes}`;

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { createGemm, type Gemm, type Layout } from "./gemm.ts";
-import { gemmSource } from "./gemm_source.ts";
+import { type Layout, runProduct } from "./gemm.ts";
+import { createKernelPool, kernelModuleSource, type KernelPool } from "./kernel_pool.ts";
 import { initBackend, tf } from "./tf.ts";
 import { seededRandom } from "../lib/mod.ts";
 
@@ -28,7 +28,7 @@ function topOf(memory: WebAssembly.Memory) {
 }
 
 /** Heap, bump allocator and reference product for one gemm instance. */
-function setUp(gemm: Gemm, memory: WebAssembly.Memory) {
+function setUp(pool: KernelPool, memory: WebAssembly.Memory) {
   const random = seededRandom(7);
   let top = 64;
   const matrix = (rows: number, columns: number) => {
@@ -55,7 +55,7 @@ function setUp(gemm: Gemm, memory: WebAssembly.Memory) {
       const sum = tf.matMul(aTensor, bTensor);
       return (accumulate ? tf.add(sum, tf.tensor2d(c.values.slice(), [m, n])) : sum).dataSync();
     });
-    gemm.run({
+    runProduct(pool, {
       layout,
       m,
       n,
@@ -79,10 +79,10 @@ function setUp(gemm: Gemm, memory: WebAssembly.Memory) {
 for (const threads of [1, 2]) {
   Deno.test(`the engine's matrix products agree with tfjs' matMul on odd shapes, both layouts (${threads} thread(s))`, async () => {
     const memory = new WebAssembly.Memory({ initial: 64, maximum: 65536, shared: true });
-    const gemm = await createGemm(topOf(memory), { threads });
+    const pool = await createKernelPool(topOf(memory), { threads });
     try {
-      assert.equal(gemm.threads, threads);
-      const check = setUp(gemm, memory);
+      assert.equal(pool.threads, threads);
+      const check = setUp(pool, memory);
       for (const [m, n, k] of SHAPES) {
         for (const layout of ["nn", "tn"] as const) {
           for (const accumulate of [false, true]) check(layout, m, n, k, accumulate);
@@ -93,23 +93,23 @@ for (const threads of [1, 2]) {
       check("tn", 100, 64, 200, true);
       check("nn", 1, 2000, 300, false);
     } finally {
-      gemm.dispose();
+      pool.dispose();
     }
   });
 }
 
 Deno.test("the products are the same with and without fused multiply-add, to float rounding", async () => {
   const memory = new WebAssembly.Memory({ initial: 64, maximum: 65536 });
-  const gemm = await createGemm(topOf(memory), { noFusedMultiplyAdd: true });
-  assert.equal(gemm.fusedMultiplyAdd, false);
-  const check = setUp(gemm, memory);
+  const pool = await createKernelPool(topOf(memory), { noFusedMultiplyAdd: true });
+  assert.equal(pool.fusedMultiplyAdd, false);
+  const check = setUp(pool, memory);
   check("nn", 17, 33, 530, true);
   check("tn", 17, 33, 530, false);
 });
 
 Deno.test("the kernel text is plain WAT with no fused multiply-add when told so", () => {
-  const fused = gemmSource({ fusedMultiplyAdd: true, sharedMemory: false });
-  const plain = gemmSource({ fusedMultiplyAdd: false, sharedMemory: true });
+  const fused = kernelModuleSource({ fusedMultiplyAdd: true, sharedMemory: false });
+  const plain = kernelModuleSource({ fusedMultiplyAdd: false, sharedMemory: true });
   assert.match(fused, /f32x4\.relaxed_madd/);
   assert.doesNotMatch(plain, /relaxed/);
   assert.match(plain, /memory 1 65536 shared/);

@@ -21,8 +21,9 @@
  * The saved model is converted to the standard tfjs layers format (model_files.ts).
  * @module
  */
-import { gemmKernels, tensorMemory, tf } from "./tf.ts";
+import { emptyTensor, kernelPool, tensorMemory, tf } from "./tf.ts";
 import { product, sumOfProducts, transposedProduct } from "./products.ts";
+import { fillRandomNormalTensors, type RandomNormalFill } from "./random_normal.ts";
 
 /** Inputs per column chunk of a weight matrix. */
 export const CHUNK_SIZE = 4096;
@@ -96,13 +97,17 @@ export function chunkRanges(inputSize: number): [number, number][] {
 export function buildMlp(spec: MlpSpec, seed: number): Mlp {
   const sizes = [spec.inputSize, ...spec.hidden, 1];
   const layers: DenseLayer[] = [];
+  const fills: RandomNormalFill[] = [];
   for (let l = 0; l < sizes.length - 1; l++) {
     const [fanIn, fanOut] = [sizes[l], sizes[l + 1]];
     const output = l === sizes.length - 2;
     const std = output ? Math.sqrt(2 / (fanIn + fanOut)) : Math.sqrt(2 / fanIn);
-    const weights = chunkRanges(fanIn).map(([a, b], c) =>
-      tf.keep(tf.randomNormal([fanOut, b - a], 0, std, "float32", seed * 7919 + l * 1009 + c)) as tf.Tensor2D
-    );
+    const weights = chunkRanges(fanIn).map(([a, b], c) => {
+      const weight = tf.keep(emptyTensor<tf.Rank.R2>([fanOut, b - a]));
+      // tf.randomNormal(shape, 0, std, "float32", seed), value for value (random_normal.ts), filled below.
+      fills.push({ target: weight, mean: 0, std, seed: seed * 7919 + l * 1009 + c });
+      return weight;
+    });
     const layer: DenseLayer = { inputSize: fanIn, outputSize: fanOut, weights };
     if (spec.batchNorm && !output) {
       layer.gamma = tf.keep(tf.ones([fanOut, 1]));
@@ -114,6 +119,7 @@ export function buildMlp(spec: MlpSpec, seed: number): Mlp {
     }
     layers.push(layer);
   }
+  fillRandomNormalTensors(fills);
   return { spec, layers };
 }
 
@@ -177,7 +183,7 @@ export const THIN_LAYER = 32;
 
 /** First-layer product Z^T = W·X^T [out, batch] from input chunks [batch, chunk], in the cheaper orientation. */
 function firstLayerProduct(layer: DenseLayer, chunks: tf.Tensor2D[], chunksT: () => tf.Tensor2D[]): tf.Tensor2D {
-  if (gemmKernels() || layer.outputSize > THIN_LAYER) return sumOfProducts(layer.weights, chunksT());
+  if (kernelPool() || layer.outputSize > THIN_LAYER) return sumOfProducts(layer.weights, chunksT());
   let sum: tf.Tensor2D = tf.matMul(chunks[0], tf.transpose(layer.weights[0]));
   for (let c = 1; c < chunks.length; c++) sum = tf.add(sum, tf.matMul(chunks[c], tf.transpose(layer.weights[c])));
   return tf.transpose(sum);
@@ -277,7 +283,7 @@ export function trainStep(mlp: Mlp, batch: InputBatch, options: StepOptions = {}
     let dz = tf.div(tf.sub(probabilities, labels), batchSize) as tf.Tensor2D; // dL/dz of the output
     for (let l = layers.length - 1; l >= 0; l--) {
       const layer = layers[l];
-      if (l === 0 && layer.outputSize <= THIN_LAYER && !gemmKernels()) {
+      if (l === 0 && layer.outputSize <= THIN_LAYER && !kernelPool()) {
         // dWᵀ = Xᵀ·dZᵀ with the input as left operand, then back to [out, chunk].
         const dzT = tf.transpose(dz);
         weightGrads[l] = inputT().map((xT) => tf.transpose(tf.matMul(xT, dzT)));

@@ -4,13 +4,14 @@
  * Operands are 2-D float32 tensors, dense and row-major as tfjs keeps them.
  * @module
  */
-import type { Gemm } from "./gemm.ts";
-import { gemmKernels, tensorPointer, tf, uninitializedTensor } from "./tf.ts";
+import { runProduct } from "./gemm.ts";
+import type { KernelPool } from "./kernel_pool.ts";
+import { kernelPool, tensorPointer, tf, uninitializedTensor } from "./tf.ts";
 
 /** Σ_c A_c·B_c, with A_c [m×k_c] and B_c [k_c×n] (a product over column chunks of A): [m×n]. */
 export function sumOfProducts(as: tf.Tensor2D[], bs: tf.Tensor2D[]): tf.Tensor2D {
-  const gemm = gemmKernels();
-  if (!gemm) {
+  const pool = kernelPool();
+  if (!pool) {
     let sum: tf.Tensor2D = tf.matMul(as[0], bs[0]);
     for (let c = 1; c < as.length; c++) sum = tf.add(sum, tf.matMul(as[c], bs[c]));
     return sum;
@@ -21,7 +22,7 @@ export function sumOfProducts(as: tf.Tensor2D[], bs: tf.Tensor2D[]): tf.Tensor2D
   as.forEach((a, i) => {
     const [k, b] = [a.shape[1], bs[i]];
     checkShapes(a.shape[0] === m && b.shape[0] === k && b.shape[1] === n, a, b);
-    run(gemm, "nn", m, n, k, a, k, b, c, i > 0);
+    run(pool, "nn", m, n, k, a, k, b, c, i > 0);
   });
   return out;
 }
@@ -36,8 +37,8 @@ export function product(a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D {
  * of each chunk's Aᵀ·B stacked, [Σm_c×n]. No transposed copy of A is made.
  */
 export function transposedProduct(as: tf.Tensor2D[], b: tf.Tensor2D): tf.Tensor2D {
-  const gemm = gemmKernels();
-  if (!gemm) {
+  const pool = kernelPool();
+  if (!pool) {
     const whole = as.length === 1 ? as[0] : tf.concat(as, 1);
     return tf.matMul(tf.transpose(whole), b);
   }
@@ -48,14 +49,14 @@ export function transposedProduct(as: tf.Tensor2D[], b: tf.Tensor2D): tf.Tensor2
   for (const a of as) {
     const m = a.shape[1];
     checkShapes(a.shape[0] === k, a, b);
-    run(gemm, "tn", m, n, k, a, m, b, tensorPointer(out) + 4 * row * n, false);
+    run(pool, "tn", m, n, k, a, m, b, tensorPointer(out) + 4 * row * n, false);
     row += m;
   }
   return out;
 }
 
 function run(
-  gemm: Gemm,
+  pool: KernelPool,
   layout: "nn" | "tn",
   m: number,
   n: number,
@@ -66,7 +67,7 @@ function run(
   c: number,
   accumulate: boolean,
 ): void {
-  gemm.run({ layout, m, n, k, a: tensorPointer(a), lda, b: tensorPointer(b), ldb: n, c, ldc: n, accumulate });
+  runProduct(pool, { layout, m, n, k, a: tensorPointer(a), lda, b: tensorPointer(b), ldb: n, c, ldc: n, accumulate });
 }
 
 function checkShapes(ok: boolean, a: tf.Tensor, b: tf.Tensor): void {

@@ -9,7 +9,7 @@ import { fileURLToPath } from "node:url";
 import * as tf from "@tensorflow/tfjs";
 import { type BackendWasm, getThreadsCount, setThreadsCount, setWasmPaths } from "@tensorflow/tfjs-backend-wasm";
 import { stopThreads, THREADED_WASM_VERSION, withThreadedWasm } from "./wasm_threads.ts";
-import { createGemm, type Gemm } from "./gemm.ts";
+import { createKernelPool, type KernelPool } from "./kernel_pool.ts";
 
 export { tf };
 export type { BackendWasm };
@@ -27,8 +27,8 @@ export interface BackendInfo {
   threads: number;
   /** tfjs version. */
   version: string;
-  /** The engine's own matrix-product kernels (wasm only): threads and whether they use fused multiply-add. */
-  gemm: { threads: number; fusedMultiplyAdd: boolean } | null;
+  /** The engine's own kernels (wasm only): the threads they run on and whether the products use fused multiply-add. */
+  kernels: { threads: number; fusedMultiplyAdd: boolean } | null;
 }
 
 /** Raised when the requested backend cannot start. */
@@ -41,7 +41,7 @@ export class BackendError extends Error {
 }
 
 let current: BackendInfo | null = null;
-let currentGemm: Gemm | null = null;
+let currentPool: KernelPool | null = null;
 
 /** Options of {@linkcode initBackend}. */
 export interface BackendOptions {
@@ -98,14 +98,14 @@ export async function initBackend(name: BackendName = "wasm", options: BackendOp
   await tf.ready();
   const heap = tfjsHeap();
   const simd = name === "wasm" && tf.env().getBool("WASM_HAS_SIMD_SUPPORT");
-  // The engine's products need SIMD (every browser and Deno has it); without, tfjs' matMul does them.
-  currentGemm = heap && simd ? await createGemm(heap, { threads }) : null;
+  // The engine's kernels need SIMD (every browser and Deno has it); without, tfjs' ops do the work.
+  currentPool = heap && simd ? await createKernelPool(heap, { threads }) : null;
   current = {
     backend: name,
     simd,
     threads: name === "wasm" ? getThreadsCount() : 1,
     version: tf.version.tfjs,
-    gemm: currentGemm && { threads: currentGemm.threads, fusedMultiplyAdd: currentGemm.fusedMultiplyAdd },
+    kernels: currentPool && { threads: currentPool.threads, fusedMultiplyAdd: currentPool.fusedMultiplyAdd },
   };
   return current;
 }
@@ -115,13 +115,13 @@ export async function initBackend(name: BackendName = "wasm", options: BackendOp
  * tensors. Does nothing for a single-threaded or cpu backend.
  */
 export function stopBackendThreads(): void {
-  currentGemm?.dispose();
+  currentPool?.dispose();
   if (current?.backend === "wasm" && current.threads > 1) stopThreads((tf.backend() as BackendWasm).wasm);
 }
 
-/** The engine's matrix-product kernels on the started backend, or null (cpu backend, or before initBackend). */
-export function gemmKernels(): Gemm | null {
-  return currentGemm;
+/** The engine's kernels and their threads on the started backend, or null (cpu backend, or before initBackend). */
+export function kernelPool(): KernelPool | null {
+  return currentPool;
 }
 
 /** What the kernels need from the tfjs-wasm backend's Emscripten module. */
@@ -149,6 +149,11 @@ export function tfjsHeap(): WasmHeap | null {
 export function tensorPointer(tensor: tf.Tensor): number {
   // deno-lint-ignore no-explicit-any
   return (tf.backend() as any).dataIdMap.get(tensor.dataId).memoryOffset;
+}
+
+/** A float32 tensor of `shape` to be filled by the caller: uninitialised in the tfjs-wasm heap, zeros on cpu. */
+export function emptyTensor<R extends tf.Rank>(shape: number[]): tf.Tensor<R> {
+  return tf.getBackend() === "wasm" ? uninitializedTensor<R>(shape) : tf.zeros(shape as tf.ShapeMap[R]);
 }
 
 /** A float32 tensor of `shape` allocated in the tfjs-wasm heap and not initialised: the caller fills it. */

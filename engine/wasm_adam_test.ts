@@ -1,15 +1,15 @@
 import assert from "node:assert/strict";
-import { initBackend, tf } from "./tf.ts";
+import { initBackend, kernelPool, tf, tfjsHeap } from "./tf.ts";
 import { adamKernel } from "./wasm_adam.ts";
-import { tfjsHeap } from "./tf.ts";
 import { Optimizer } from "../train/mod.ts";
 
-await initBackend("wasm");
+// Two threads, so that the update of a big tensor is split.
+await initBackend("wasm", { threads: 2 });
 
 Deno.test("the SIMD Adam kernel computes the Adam update in the tfjs heap, four floats at a time", () => {
   const heap = tfjsHeap();
   assert.ok(heap, "the wasm backend exposes its heap");
-  const n = 4101; // the kernel does 4100; the last float is left to the caller
+  const n = 100_001; // the kernel does 100,000 (in two ranges, one per thread); the last float is left to the caller
   const [w, g, m, v] = [0, 1, 2, 3].map(() => heap.malloc(n * 4));
   const view = (pointer: number) => new Float32Array(heap.memory.buffer, pointer, n);
   for (let k = 0; k < n; k++) {
@@ -20,7 +20,7 @@ Deno.test("the SIMD Adam kernel computes the Adam update in the tfjs heap, four 
   }
   const before = [w, g, m, v].map((p) => view(p).slice());
   const [beta1, beta2, decay, scale, epsilon] = [0.9, 0.999, 0.01, 0.001, 1e-8];
-  adamKernel(heap.memory)({ weights: w, gradients: g, m, v, count: n, beta1, beta2, decay, scale, epsilon });
+  adamKernel(kernelPool()!)({ weights: w, gradients: g, m, v, count: n, beta1, beta2, decay, scale, epsilon });
   for (let k = 0; k < n - 1; k++) {
     const grad = before[1][k] + decay * before[0][k];
     const mk = beta1 * before[2][k] + (1 - beta1) * grad;

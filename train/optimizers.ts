@@ -9,7 +9,15 @@
  * state in ordinary Float32Arrays. Formulas follow PyTorch's.
  * @module
  */
-import { type AdamKernel, adamKernel, type Parameter, tensorMemory, type tf, tfjsHeap } from "../engine/mod.ts";
+import {
+  type AdamKernel,
+  adamKernel,
+  kernelPool,
+  type Parameter,
+  tensorMemory,
+  type tf,
+  tfjsHeap,
+} from "../engine/mod.ts";
 
 /** The optimizers there are. */
 export const OPTIMIZER_NAMES = ["adam", "sgd", "momentum", "rmsprop"] as const;
@@ -59,8 +67,9 @@ export class Optimizer {
     this.options = { l2: 0, beta1, beta2, epsilon, ...options };
     this.#parameters = parameters;
     const slotCount = { adam: 2, sgd: 0, momentum: 1, rmsprop: 1 }[options.name];
-    const heap = options.name === "adam" ? tfjsHeap() : null;
-    if (heap) {
+    const pool = options.name === "adam" ? kernelPool() : null;
+    const heap = pool && tfjsHeap();
+    if (pool && heap) {
       const pointers = Array.from({ length: slotCount }, () =>
         parameters.map((p) => {
           const pointer = heap.malloc(p.tensor.size * 4);
@@ -68,7 +77,7 @@ export class Optimizer {
           new Float32Array(heap.memory.buffer, pointer, p.tensor.size).fill(0);
           return pointer;
         }));
-      this.#simd = { kernel: adamKernel(heap.memory), memory: heap.memory, free: heap.free, pointers };
+      this.#simd = { kernel: adamKernel(pool), memory: heap.memory, free: heap.free, pointers };
     } else {
       this.#slots = Array.from({ length: slotCount }, () => parameters.map((p) => new Float32Array(p.tensor.size)));
     }

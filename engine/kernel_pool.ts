@@ -1,0 +1,229 @@
+/**
+ * The engine's own kernels and the threads that run them, in tfjs-wasm's heap.
+ *
+ * One WebAssembly module holds the matrix products (gemm_source.ts) and Adam
+ * (wasm_adam.ts); it is compiled from its WAT text by wabt when the backend starts
+ * (~15 ms), with relaxed SIMD's fused multiply-add where the engine has it. On
+ * tfjs' threaded build the heap is shared memory, so helper threads
+ * (node:worker_threads, unref'd so they never keep the process alive) instantiate
+ * the same module over the same heap. A job runs on every thread at once, each with
+ * its own arguments: the calling thread does the first part and waits on an Atomics
+ * word for the others (~15 µs to wake a helper).
+ * @module
+ */
+import { Worker } from "node:worker_threads";
+import wabtInit from "wabt";
+import { gemmFunctions, SCRATCH_BYTES } from "./gemm_source.ts";
+import { ADAM_FUNCTION } from "./wasm_adam.ts";
+import { fillRandomNormal } from "./random_normal.ts";
+
+/** What the pool runs: a kernel of the module, or (random_normal) tfjs' normal generator into the heap. */
+export type Job = "gemm_nn" | "gemm_tn" | "adam" | "random_normal";
+const JOBS: Job[] = ["gemm_nn", "gemm_tn", "adam", "random_normal"];
+/** The most arguments a job takes (gemm's 12 and the thread's scratch pointer). */
+const MAX_ARGUMENTS = 13;
+
+// Shared words: [start sequence, finished count, failed]; then per helper its job and arguments (float64).
+const START = 0, FINISHED = 1, FAILED = 2;
+
+/** The heap the kernels work in, and how to allocate their scratch buffers there. */
+export interface KernelHeap {
+  /** The memory holding every operand. */
+  memory: WebAssembly.Memory;
+  /** Allocates `bytes` in it (never freed: the pool lives as long as the heap); 0 when full. */
+  malloc: (bytes: number) => number;
+}
+
+/** Options of {@linkcode createKernelPool}. */
+export interface KernelPoolOptions {
+  /** Threads to run jobs on, the caller's included (default 1); more than 1 needs shared memory. */
+  threads?: number;
+  /** Compile without fused multiply-add even where relaxed SIMD exists (for comparisons and tests). */
+  noFusedMultiplyAdd?: boolean;
+}
+
+/** The compiled kernels bound to one heap, and the threads that share their work. */
+export class KernelPool {
+  /** Threads a job can run on (the caller's included). */
+  readonly threads: number;
+  /** Whether the products use relaxed SIMD's fused multiply-add. */
+  readonly fusedMultiplyAdd: boolean;
+  /** Per thread, a scratch buffer of {@linkcode SCRATCH_BYTES} in the heap for the products. */
+  readonly scratch: number[];
+  #jobs: ((...args: number[]) => void)[];
+  #control: Int32Array;
+  #arguments: Float64Array;
+  #helpers: Worker[];
+
+  /** Use {@linkcode createKernelPool}. */
+  constructor(
+    jobs: ((...args: number[]) => void)[],
+    fusedMultiplyAdd: boolean,
+    shared: { control: Int32Array; arguments: Float64Array },
+    helpers: Worker[],
+    scratch: number[],
+  ) {
+    this.#jobs = jobs;
+    this.fusedMultiplyAdd = fusedMultiplyAdd;
+    this.#control = shared.control;
+    this.#arguments = shared.arguments;
+    this.#helpers = helpers;
+    this.threads = helpers.length + 1;
+    this.scratch = scratch;
+  }
+
+  /**
+   * Runs `job` once per entry of `perThread` (at most {@linkcode threads}), the first on the calling thread,
+   * and returns when all are done. Helpers without an entry do nothing.
+   */
+  run(job: Job, perThread: number[][]): void {
+    const id = JOBS.indexOf(job);
+    if (perThread.length > this.threads) throw new RangeError(`${perThread.length} parts for ${this.threads} threads`);
+    if (perThread.length > 1) {
+      const control = this.#control;
+      const finished = Atomics.load(control, FINISHED);
+      for (let h = 0; h < this.#helpers.length; h++) {
+        const args = perThread[h + 1];
+        const slot = h * (MAX_ARGUMENTS + 1);
+        this.#arguments[slot] = args ? id : -1;
+        if (args) this.#arguments.set(args, slot + 1);
+      }
+      Atomics.add(control, START, 1);
+      Atomics.notify(control, START);
+      try {
+        this.#jobs[id](...perThread[0]);
+      } finally {
+        for (let done = Atomics.load(control, FINISHED); done - finished < this.#helpers.length;) {
+          Atomics.wait(control, FINISHED, done);
+          done = Atomics.load(control, FINISHED);
+        }
+      }
+      if (Atomics.exchange(control, FAILED, 0) !== 0) {
+        throw new Error(`a kernel thread failed in ${job} (an operand outside the heap?)`);
+      }
+    } else if (perThread.length === 1) {
+      this.#jobs[id](...perThread[0]);
+    }
+  }
+
+  /** Ends the helper threads; jobs then run on the calling thread only. */
+  dispose(): void {
+    for (const helper of this.#helpers) helper.terminate();
+    this.#helpers = [];
+    (this as { threads: number }).threads = 1;
+  }
+}
+
+/** The module's whole text. */
+export function kernelModuleSource(options: { fusedMultiplyAdd: boolean; sharedMemory: boolean }): string {
+  const memory = `(import "env" "memory" (memory 1 65536${options.sharedMemory ? " shared" : ""}))`;
+  return `(module\n  ${memory}\n${gemmFunctions(options.fusedMultiplyAdd)}\n${ADAM_FUNCTION}\n)\n`;
+}
+
+/** Compiles the kernels for `heap` and starts their helper threads. */
+export async function createKernelPool(heap: KernelHeap, options: KernelPoolOptions = {}): Promise<KernelPool> {
+  const { memory } = heap;
+  const shared = memory.buffer instanceof SharedArrayBuffer;
+  const threads = shared ? Math.max(1, options.threads ?? 1) : 1;
+  const wabt = await wabtInit();
+  const compile = (fusedMultiplyAdd: boolean) => {
+    const text = kernelModuleSource({ fusedMultiplyAdd, sharedMemory: shared });
+    const parsed = wabt.parseWat("kernels.wat", text, { simd: true, relaxed_simd: true, threads: true });
+    try {
+      return new Uint8Array(parsed.toBinary({}).buffer);
+    } finally {
+      parsed.destroy();
+    }
+  };
+  let fusedMultiplyAdd = !options.noFusedMultiplyAdd;
+  let bytes = compile(fusedMultiplyAdd);
+  if (!WebAssembly.validate(bytes)) {
+    // No relaxed SIMD here: a multiply then an add (the products run about 40% slower).
+    fusedMultiplyAdd = false;
+    bytes = compile(false);
+  }
+  const module = new WebAssembly.Module(bytes);
+  const scratch = Array.from({ length: threads }, () => {
+    const pointer = heap.malloc(SCRATCH_BYTES);
+    if (pointer === 0) throw new RangeError("the WASM heap is full: no room for the kernels' scratch buffers");
+    return pointer;
+  });
+  const control = new Int32Array(new SharedArrayBuffer(4 * 3));
+  const args = new Float64Array(new SharedArrayBuffer(8 * (MAX_ARGUMENTS + 1) * Math.max(1, threads - 1)));
+  const helpers: Worker[] = [];
+  for (let h = 0; h < threads - 1; h++) {
+    const source = `const { parentPort, workerData } = require("node:worker_threads");\n` +
+      `(${helperMain})(parentPort, workerData, ${jobTable}, ${fillRandomNormal});`;
+    const helper = new Worker(source, {
+      eval: true,
+      workerData: { memory, module, control: control.buffer, args: args.buffer, slot: h * (MAX_ARGUMENTS + 1) },
+    });
+    await new Promise<void>((resolve, reject) => {
+      helper.once("message", () => resolve());
+      helper.once("error", reject);
+    });
+    helper.unref();
+    helpers.push(helper);
+  }
+  const instance = new WebAssembly.Instance(module, { env: { memory } });
+  return new KernelPool(
+    jobTable(instance, memory, fillRandomNormal),
+    fusedMultiplyAdd,
+    { control, arguments: args },
+    helpers,
+    scratch,
+  );
+}
+
+/** The jobs in {@linkcode JOBS} order, as one thread calls them (self-contained: helpers run it from its text). */
+function jobTable(
+  instance: WebAssembly.Instance,
+  memory: WebAssembly.Memory,
+  fill: typeof fillRandomNormal,
+): ((...args: number[]) => void)[] {
+  const kernel = (name: string) => instance.exports[name] as (...args: number[]) => void;
+  return [
+    kernel("gemm_nn"),
+    kernel("gemm_tn"),
+    kernel("adam"),
+    (pointer, count, mean, std, seed) => fill(new Float32Array(memory.buffer, pointer, count), mean, std, seed),
+  ];
+}
+
+/**
+ * A helper thread's whole program, run from its source text (so it must not refer to anything outside it):
+ * build the job table, then wait for the start word to move, run its part, count itself finished.
+ */
+function helperMain(
+  parentPort: { postMessage(message: string): void },
+  workerData: {
+    memory: WebAssembly.Memory;
+    module: WebAssembly.Module;
+    control: SharedArrayBuffer;
+    args: SharedArrayBuffer;
+    slot: number;
+  },
+  table: typeof jobTable,
+  fill: typeof fillRandomNormal,
+): void {
+  const { memory, slot } = workerData;
+  const jobs = table(new WebAssembly.Instance(workerData.module, { env: { memory } }), memory, fill);
+  const control = new Int32Array(workerData.control);
+  const args = new Float64Array(workerData.args);
+  let seen = Atomics.load(control, 0);
+  parentPort.postMessage("ready");
+  while (true) {
+    Atomics.wait(control, 0, seen);
+    seen = Atomics.load(control, 0);
+    const job = args[slot];
+    if (job >= 0) {
+      try {
+        jobs[job](...args.subarray(slot + 1, slot + 14));
+      } catch {
+        Atomics.store(control, 2, 1);
+      }
+    }
+    Atomics.add(control, 1, 1);
+    Atomics.notify(control, 1);
+  }
+}
