@@ -19,6 +19,7 @@ export {
   type BackendName,
   type BackendOptions,
   describeBackend,
+  emptyTensor,
   initBackend,
   kernelPool,
   stopBackendThreads,

@@ -81,12 +81,30 @@ function split(bytes: Uint8Array, sizes: number[], path: string): Float32Array[]
   return out;
 }
 
-/** Writes a checkpoint for `state.epoch` into `dir`. */
-export async function saveCheckpoint<C, H>(
+/**
+ * Writes a checkpoint for `state.epoch` into `dir`. The optimizer's slots (views of live state) are copied
+ * before this returns, so the caller may go on training while the files are written; `tensors` and `best`
+ * must be copies that nobody changes.
+ */
+export function saveCheckpoint<C, H>(
   dir: string,
   state: Omit<CheckpointState<C, H>, "files" | "sizes" | "formatVersion">,
   data: {
     tensors: Float32Array[];
+    optimizerSlots: Float32Array[][];
+    best: Float32Array[] | null;
+    bestChanged: boolean;
+  },
+): Promise<void> {
+  return writeCheckpoint(dir, state, { ...data, optimizer: concat(data.optimizerSlots.flat()) });
+}
+
+async function writeCheckpoint<C, H>(
+  dir: string,
+  state: Omit<CheckpointState<C, H>, "files" | "sizes" | "formatVersion">,
+  data: {
+    tensors: Float32Array[];
+    optimizer: Uint8Array;
     optimizerSlots: Float32Array[][];
     best: Float32Array[] | null;
     bestChanged: boolean;
@@ -102,16 +120,12 @@ export async function saveCheckpoint<C, H>(
     best: data.best ? (data.bestChanged || !previous?.files.best ? `best-${tag}.bin` : previous.files.best) : null,
   };
   await writeFileAtomic(join(dir, files.tensors), concat(data.tensors));
-  await writeFileAtomic(join(dir, files.optimizer), concat(data.optimizerSlots.flat()));
+  await writeFileAtomic(join(dir, files.optimizer), data.optimizer);
   if (data.best && files.best !== previous?.files.best) {
     await writeFileAtomic(join(dir, files.best!), concat(data.best));
   }
-  const full: CheckpointState<C, H> = {
-    formatVersion: CHECKPOINT_VERSION,
-    ...state,
-    files,
-    sizes: { tensors: data.tensors.map((t) => t.length), optimizerSlots: data.optimizerSlots.length },
-  };
+  const sizes = { tensors: data.tensors.map((t) => t.length), optimizerSlots: data.optimizerSlots.length };
+  const full: CheckpointState<C, H> = { formatVersion: CHECKPOINT_VERSION, ...state, files, sizes };
   await writeTextFileAtomic(join(dir, STATE_FILE), JSON.stringify(full, null, 1) + "\n");
   const keep = new Set([STATE_FILE, files.tensors, files.optimizer, files.best]);
   for await (const entry of Deno.readDir(dir)) {

@@ -122,11 +122,19 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
   log(describeNet(config, mlp, data.inputSize));
 
   const watch = { startLoss: progress.history[0]?.loss ?? NaN, warned: false };
-  const stoppedEarly = await runEpochs(config, { mlp, optimizer, data, progress, options, watch });
-
-  // Keep the best epoch by validation loss; evaluate once, in inference mode.
-  if (progress.bestWeights) restore(mlp, progress.bestWeights);
-  const { metrics, predictions } = await evaluateFinal(config, mlp, data);
+  const checkpoints = new CheckpointWriter(join(config.out, CHECKPOINT_DIR));
+  let stoppedEarly: boolean, metrics: FinalMetrics, predictions: SplitPredictions[];
+  try {
+    stoppedEarly = await runEpochs(config, { mlp, optimizer, data, progress, options, watch }, checkpoints);
+    // Keep the best epoch by validation loss; evaluate once, in inference mode, while the last checkpoint is
+    // written. The model is written only after it: a failed checkpoint leaves the model folder as it was.
+    if (progress.bestWeights) restore(mlp, progress.bestWeights);
+    ({ metrics, predictions } = await evaluateFinal(config, mlp, data));
+  } catch (error) {
+    await checkpoints.finish().catch(() => {}); // the first failure is the one to report
+    throw error;
+  }
+  await checkpoints.finish();
   const result: TrainResult = {
     history: progress.history,
     bestEpoch: progress.best?.epoch ?? progress.history.length,
@@ -220,8 +228,12 @@ interface EpochContext {
   watch: { startLoss: number; warned: boolean };
 }
 
-/** Runs the remaining epochs, each followed by validation, best-epoch tracking and a checkpoint; true if stopped early. */
-async function runEpochs(config: TrainConfig, context: EpochContext): Promise<boolean> {
+/**
+ * Runs the remaining epochs, each followed by validation, best-epoch tracking and a checkpoint; true if
+ * stopped early. Each checkpoint is written while the next epoch trains; the last one is left to
+ * `checkpoints.finish()`, so that the caller can evaluate meanwhile.
+ */
+async function runEpochs(config: TrainConfig, context: EpochContext, checkpoints: CheckpointWriter): Promise<boolean> {
   const { progress, options } = context;
   for (let epoch = progress.epoch; epoch < config.epochs; epoch++) {
     if (config.patience !== undefined && progress.best && progress.best.epochsSince >= config.patience) return true;
@@ -234,31 +246,66 @@ async function runEpochs(config: TrainConfig, context: EpochContext): Promise<bo
     if (weights.some((w) => !allFinite(w))) throw diverged(config, epoch, record.lr, "the weights", "the last batch");
     const bestChanged = updateBest(progress, record, weights, context.data.indices.validation.length > 0);
     options.hooks?.log?.(formatEpoch(record, config.epochs) + (bestChanged ? "  *best" : ""));
-    const dir = join(config.out, CHECKPOINT_DIR);
+    await checkpoints.start({
+      epoch: progress.epoch,
+      config: resumeKey(config),
+      history: [...progress.history],
+      best: progress.best && { ...progress.best },
+      optimizerStep: context.optimizer.step,
+    }, {
+      tensors: weights,
+      optimizerSlots: context.optimizer.state().slots,
+      best: progress.bestWeights,
+      bestChanged,
+    });
+    if (options.hooks?.onEpoch) {
+      await checkpoints.finish();
+      await options.hooks.onEpoch(record);
+    }
+  }
+  return false;
+}
+
+/** What one checkpoint of a training run holds (saveCheckpoint's arguments). */
+interface CheckpointContent {
+  state: Parameters<typeof saveCheckpoint<ReturnType<typeof resumeKey>, EpochRecord>>[1];
+  data: Parameters<typeof saveCheckpoint>[2];
+}
+
+/** Checkpoints written in the background, one at a time; a failure surfaces at the next start or finish. */
+class CheckpointWriter {
+  #dir: string;
+  #pending: { epoch: number; done: Promise<void> } | null = null;
+
+  constructor(dir: string) {
+    this.#dir = dir;
+  }
+
+  /** Waits for the previous checkpoint, then starts writing this one (its live state is copied at once). */
+  async start(state: CheckpointContent["state"], data: CheckpointContent["data"]): Promise<void> {
+    await this.finish();
+    const done = saveCheckpoint(this.#dir, state, data);
+    done.catch(() => {}); // handled in finish(); until then a failure must not count as unhandled
+    this.#pending = { epoch: state.epoch, done };
+  }
+
+  /** Waits for the checkpoint being written, if any; throws a CheckpointError naming it when it failed. */
+  async finish(): Promise<void> {
+    const pending = this.#pending;
+    if (!pending) return;
+    this.#pending = null;
     try {
-      await saveCheckpoint(dir, {
-        epoch: progress.epoch,
-        config: resumeKey(config),
-        history: progress.history,
-        best: progress.best,
-        optimizerStep: context.optimizer.step,
-      }, {
-        tensors: weights,
-        optimizerSlots: context.optimizer.state().slots,
-        best: progress.bestWeights,
-        bestChanged,
-      });
+      await pending.done;
     } catch (error) {
+      const epoch = pending.epoch - 1;
       const intact = epoch > 0 ? `the checkpoint of epoch ${epoch} is intact` : "no earlier checkpoint exists";
       throw new CheckpointError(
-        `Cannot write the checkpoint of epoch ${progress.epoch} into ${dir}: ${(error as Error).message}. ` +
+        `Cannot write the checkpoint of epoch ${pending.epoch} into ${this.#dir}: ${(error as Error).message}. ` +
           `Nothing was half-written (${intact}); make room, then continue with {resume}`,
         { cause: error },
       );
     }
-    await options.hooks?.onEpoch?.(record);
   }
-  return false;
 }
 
 /** One pass over the shuffled training records, then validation. */
