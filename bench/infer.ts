@@ -86,12 +86,21 @@ async function outputOf(command: string, args: string[]): Promise<string> {
   return new TextDecoder().decode(stdout).trim();
 }
 
-/** Seconds of a whole command, its output thrown away. */
-async function timeCommand(command: string, args: string[], env: Record<string, string> = {}): Promise<number> {
+/** Seconds of a whole command that must print one line per image (`images` of them). */
+async function timeCommand(
+  command: string,
+  args: string[],
+  images: number,
+  env: Record<string, string> = {},
+): Promise<number> {
   const started = performance.now();
-  const { code, stderr } = await new Deno.Command(command, { args, env, stdout: "null", stderr: "piped" }).output();
+  const { code, stdout, stderr } = await new Deno.Command(command, { args, env, stdout: "piped", stderr: "piped" })
+    .output();
+  const seconds = (performance.now() - started) / 1000;
   if (code !== 0) throw new Error(`${command} failed: ${new TextDecoder().decode(stderr).slice(-400)}`);
-  return (performance.now() - started) / 1000;
+  const lines = new TextDecoder().decode(stdout).trim().split("\n").length;
+  if (lines !== images) throw new Error(`${command} ${args.at(-1)}: ${lines} answers for ${images} images`);
+  return seconds;
 }
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
@@ -99,9 +108,10 @@ const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floo
 /**
  * Whole commands side by side, run alternately three times: \`deno task classify\` with a part3 model on one photo and on
  * a folder of 320, against the PyTorch + OpenCV script on the same photos (2 threads; glibc keeping freed memory, as
- * PyTorch users on CPU run it, and by default). Skipped, and said so, where no python3 has torch and cv2.
+ * PyTorch users on CPU run it, and by default): generated photos, and the first 320 training photos of
+ * dogs-vs-cats-4k when `../shared/data` has them. Skipped, and said so, where no python3 has torch and cv2.
  */
-async function benchCommands(dir: string, photos: Uint8Array[]): Promise<void> {
+async function benchCommands(dir: string, photos: Uint8Array[], shared: string): Promise<void> {
   const python = await findPython("torch, cv2");
   if (!python) {
     console.log(
@@ -113,12 +123,27 @@ async function benchCommands(dir: string, photos: Uint8Array[]): Promise<void> {
   const folder = join(dir, "photos");
   await Deno.mkdir(folder);
   for (let i = 0; i < 320; i++) await Deno.writeFile(join(folder, `${String(i).padStart(3, "0")}.jpg`), photos[i % 8]);
-  const one = join(folder, "000.jpg");
+  const jobs: [string, string, number][] = [
+    ["one generated photo", join(folder, "000.jpg"), 1],
+    ["320 generated photos", folder, 320],
+  ];
+  const dogs = join(shared, "data", "dogs-vs-cats-4k");
+  const real = await Deno.readTextFile(join(dogs, "train.csv")).catch(() => null);
+  if (real) {
+    // Links to the first 320 training photos, in one folder both commands read.
+    const realFolder = join(dir, "dogs-vs-cats");
+    await Deno.mkdir(realFolder);
+    const paths = real.trim().split("\n").slice(1, 321).map((line) => line.split(",")[0]);
+    for (const [i, path] of paths.entries()) {
+      await Deno.symlink(join(dogs, path), join(realFolder, `${String(i).padStart(3, "0")}.jpg`));
+    }
+    jobs.push(["one dogs-vs-cats photo", join(realFolder, "000.jpg"), 1], ["320 dogs-vs-cats photos", realFolder, 320]);
+  }
   const weights = join(dir, "part3.pt");
   const blas = await outputOf(python, ["-c", PYTORCH_CLASSIFY, "save", weights]);
   console.log(`  whole commands: PyTorch ${python}, 2 threads, BLAS ${blas}`);
   const cli = fileURLToPath(new URL("../infer/cli.ts", import.meta.url));
-  const ours = (target: string) =>
+  const ours = (target: string, images: number) =>
     timeCommand(Deno.execPath(), [
       "run",
       "--allow-read",
@@ -129,16 +154,16 @@ async function benchCommands(dir: string, photos: Uint8Array[]): Promise<void> {
       "--model",
       join(dir, "part3"),
       target,
-    ]);
+    ], images);
   const kept = { MALLOC_MMAP_THRESHOLD_: "2147483647", MALLOC_TRIM_THRESHOLD_: "17179869184" };
-  const torch = (target: string, env: Record<string, string>) =>
-    timeCommand(python, ["-c", PYTORCH_CLASSIFY, weights, target], { THREADS: "2", ...env });
-  for (const [name, target] of [["one photo", one], ["320 photos", folder]]) {
+  const torch = (target: string, images: number, env: Record<string, string>) =>
+    timeCommand(python, ["-c", PYTORCH_CLASSIFY, weights, target], images, { THREADS: "2", ...env });
+  for (const [name, target, images] of jobs) {
     const times: number[][] = [[], [], []];
     for (let run = 0; run < 3; run++) {
-      times[0].push(await ours(target));
-      times[1].push(await torch(target, kept));
-      times[2].push(await torch(target, {}));
+      times[0].push(await ours(target, images));
+      times[1].push(await torch(target, images, kept));
+      times[2].push(await torch(target, images, {}));
     }
     const [a, b, c] = times.map(median);
     console.log(
@@ -158,6 +183,6 @@ if (import.meta.main) {
   );
   console.log("inference bench (classify() through infer/mod.ts, decoding included):");
   for (const name of ["part1", "part3"]) console.log(await benchModel(name, dir, photos));
-  await benchCommands(dir, photos);
+  await benchCommands(dir, photos, fileURLToPath(new URL("../../shared", import.meta.url)));
   await Deno.remove(dir, { recursive: true });
 }

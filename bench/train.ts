@@ -4,9 +4,11 @@
  * optimizer time, with peak memory. Part of `deno task bench`.
  *
  * When a python3 on the machine can import torch, the same step also runs in PyTorch with the same
- * number of threads and the ratio is printed; otherwise it says so.
+ * number of threads, twice over: with glibc told to keep freed memory (how PyTorch users on CPU run it;
+ * without, this VM hands each step's big buffers back to the kernel and PyTorch runs 4-5x slower) and
+ * as installed. Each figure is the median of `--repeats` runs, and our ratio to each peer is printed.
  *
- * `--models part1,part3 --batch 32,64,128 --steps-part1 200 --steps-part3 10`
+ * `--models part1,part3 --batch 32,64,128 --steps-part1 200 --steps-part3 10 --repeats 3`
  * @module
  */
 import { fileURLToPath } from "node:url";
@@ -115,6 +117,17 @@ for _ in range(steps): step()
 print(steps * batch / (time.time() - t), torch.__version__)
 `;
 
+/** The two ways PyTorch is run: glibc keeping freed memory (as PyTorch users on CPU run it), and as installed. */
+export const PYTORCH_ALLOCATORS: { name: string; env: Record<string, string> }[] = [
+  {
+    name: "freed memory kept: MALLOC_MMAP_THRESHOLD_=2147483647 MALLOC_TRIM_THRESHOLD_=17179869184",
+    env: { MALLOC_MMAP_THRESHOLD_: "2147483647", MALLOC_TRIM_THRESHOLD_: "17179869184" },
+  },
+  { name: "default glibc", env: {} },
+];
+
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+
 const TRAIN_BENCH = defineCommand({
   usage: "deno run -A bench/train.ts [options]   (part of deno task bench)",
   flags: {
@@ -123,6 +136,7 @@ const TRAIN_BENCH = defineCommand({
     "steps-part1": { type: "string", value: "N", help: "timed steps of part1 (default 200)" },
     "steps-part3": { type: "string", value: "N", help: "timed steps of part3 (default 10)" },
     threads: { type: "string", value: "LIST", help: "backend thread counts, one process each (default 1,2)" },
+    repeats: { type: "string", value: "N", help: "runs of each measurement, the median printed (default 3)" },
   },
 });
 
@@ -134,6 +148,7 @@ if (import.meta.main) {
       "steps-part1": flags.integer("steps-part1") ?? 200,
       "steps-part3": flags.integer("steps-part3") ?? 10,
       threads: flags.string("threads") ?? "1,2",
+      repeats: flags.integer("repeats") ?? 3,
     };
     const threadCounts = values.threads.split(",");
     if (threadCounts.length > 1) {
@@ -154,35 +169,61 @@ if (import.meta.main) {
   });
 }
 
-/** Times every model and batch size on one backend thread count, beside PyTorch when it is here. */
+/** Times every model and batch size on one backend thread count, beside PyTorch (both ways) when it is here. */
 async function benchThreads(
-  values: { models: string; batch: string; "steps-part1": number; "steps-part3": number },
+  values: { models: string; batch: string; "steps-part1": number; "steps-part3": number; repeats: number },
   threads: number,
 ): Promise<void> {
   const info = await initBackend("wasm", { threads });
   const torch = await findPython("torch");
-  console.log(`training bench (${describeBackend(info)}), synthetic batches of 51,529 inputs, Adam:`);
+  console.log(
+    `training bench (${describeBackend(info)}), synthetic batches of 51,529 inputs, Adam, ` +
+      `median of ${values.repeats} runs:`,
+  );
   if (!torch) console.log("  (no python3 here can import torch: PyTorch not measured, ours alone)");
+  const plural = info.threads === 1 ? "" : "s";
   for (const model of values.models.split(",")) {
     for (const batch of values.batch.split(",").map(Number)) {
       const steps = model === "part1" ? values["steps-part1"] : values["steps-part3"];
-      const r = benchTrainStep(model, batch, steps);
-      // Same step, same shapes, same number of threads.
-      const reference = torch &&
-        await runPython(torch, PYTORCH_STEP, [model, String(batch), String(steps), String(info.threads)]);
-      const ratio = reference
-        ? `; PyTorch ${reference[1]} (${info.threads} thread${info.threads === 1 ? "" : "s"}) ${
-          Number(reference[0]).toFixed(1)
-        } samples/s, ratio ${(r.samplesPerSecond / Number(reference[0])).toFixed(2)}`
-        : "";
+      const runs = Array.from({ length: values.repeats }, () => benchTrainStep(model, batch, steps));
+      const r = runs.find((run) => run.samplesPerSecond === median(runs.map((x) => x.samplesPerSecond)))!;
       console.log(
         `  ${model} batch ${batch}: ${r.samplesPerSecond.toFixed(1)} samples/s; per step ${
           r.ms.total.toFixed(1)
         } ms = ` +
-          `data ${r.ms.input.toFixed(1)} + forward/backward ${r.ms.forwardBackward.toFixed(1)} + optimizer ${
-            r.ms.optimizer.toFixed(1)
-          }; peak RSS ${r.peakRssMb.toFixed(0)} MB (${r.steps} steps)${ratio}`,
+          `data ${r.ms.input.toFixed(1)} + forward/backward ${r.ms.forwardBackward.toFixed(1)} + optimizer ` +
+          `${r.ms.optimizer.toFixed(1)}; peak RSS ${r.peakRssMb.toFixed(0)} MB (${r.steps} steps)`,
       );
+      if (!torch) continue;
+      for (const allocator of PYTORCH_ALLOCATORS) {
+        // Same step, same shapes, same number of threads.
+        const results: number[] = [];
+        let version = "?";
+        for (let run = 0; run < values.repeats; run++) {
+          const out = await runPython(
+            torch,
+            PYTORCH_STEP,
+            [model, String(batch), String(steps), String(info.threads)],
+            {
+              ...allocator.env,
+            },
+          );
+          if (!out) break;
+          results.push(Number(out[0]));
+          version = out[1];
+        }
+        if (results.length === 0) {
+          console.log(`    PyTorch (${allocator.name}): failed to run`);
+          continue;
+        }
+        const theirs = median(results);
+        console.log(
+          `    PyTorch ${version} (${info.threads} thread${plural}; ${allocator.name}): ${
+            theirs.toFixed(1)
+          } samples/s` +
+            ` -> ratio ${(r.samplesPerSecond / theirs).toFixed(2)}`,
+        );
+      }
     }
   }
   stopBackendThreads();

@@ -82,15 +82,21 @@ async function expandFolders(paths: string[]): Promise<string[]> {
   return files;
 }
 
-async function imagesUnder(dir: string): Promise<string[]> {
+/** Images under `dir`, recursively, in name order; links are followed, each folder read once (no loops). */
+async function imagesUnder(dir: string, seen = new Set<string>()): Promise<string[]> {
+  const real = await Deno.realPath(dir);
+  if (seen.has(real)) return [];
+  seen.add(real);
   const entries = [];
   for await (const entry of Deno.readDir(dir)) entries.push(entry);
   entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   const files: string[] = [];
   for (const entry of entries) {
     const path = join(dir, entry.name);
-    if (entry.isDirectory) files.push(...(await imagesUnder(path)));
-    else if (entry.isFile && IMAGE_FILE.test(entry.name)) files.push(path);
+    // A link counts as what it points to; a broken one is skipped.
+    const kind = entry.isSymlink ? await Deno.stat(path).catch(() => null) : entry;
+    if (kind?.isDirectory) files.push(...(await imagesUnder(path, seen)));
+    else if (kind?.isFile && IMAGE_FILE.test(entry.name)) files.push(path);
   }
   return files;
 }

@@ -51,10 +51,19 @@ Deno.test("classify CLI: a folder is searched recursively for images, in name or
   await Deno.copyFile(`${TINY}not-dog.jpg`, `${dir}/a.JPG`);
   await Deno.copyFile(`${TINY}dog.jpg`, `${dir}/b/c.jpeg`);
   await Deno.writeTextFile(`${dir}/notes.txt`, "not an image, and not named like one: left alone\n");
+  // Links count as what they point to; a link back up (a loop) and a broken link are not followed.
+  await Deno.symlink(`${dir}/b/c.jpeg`, `${dir}/b/linked.jpg`);
+  await Deno.symlink(dir, `${dir}/b/deeper/loop`);
+  await Deno.symlink(`${dir}/gone.jpg`, `${dir}/broken.jpg`);
   const { code, stdout } = await run(["--model", TINY, "--json", dir]);
   assert.equal(code, 0);
   const rows = stdout.trim().split("\n").map((l) => JSON.parse(l));
-  assert.deepEqual(rows.map((r) => r.file), [`${dir}/a.JPG`, `${dir}/b/c.jpeg`, `${dir}/b/deeper/z.jpg`]);
-  assert.deepEqual(rows.map((r) => r.label), ["not_dog", "dog", "dog"]);
+  assert.deepEqual(rows.map((r) => r.file), [
+    `${dir}/a.JPG`,
+    `${dir}/b/c.jpeg`,
+    `${dir}/b/deeper/z.jpg`,
+    `${dir}/b/linked.jpg`,
+  ]);
+  assert.deepEqual(rows.map((r) => r.label), ["not_dog", "dog", "dog", "dog"]);
   await Deno.remove(dir, { recursive: true });
 });
