@@ -38,7 +38,7 @@ export type Layout = "nn" | "tn";
 export function gemmFunctions(fusedMultiplyAdd: boolean): string {
   const functions: string[] = [];
   for (const layout of ["nn", "tn"] as const) {
-    for (const rows of [TILE_ROWS, 1]) {
+    for (let rows = TILE_ROWS; rows >= 1; rows--) {
       for (const lanes of [8, 4, 3, 2, 1]) functions.push(tile(layout, rows, lanes, fusedMultiplyAdd));
     }
     functions.push(driver(layout));
@@ -227,6 +227,17 @@ function driver(layout: Layout): string {
             ${call(rows, 3, "(local.get $j)")} (br $none))
             ${call(rows, 2, "(local.get $j)")} (br $none))
             ${call(rows, 1, "(local.get $j)")})`;
+  /** A br_table on the rows left after the full tiles, to one column loop per height 1-5. */
+  const remainingRows = () => {
+    const heights = Array.from({ length: TILE_ROWS - 1 }, (_, r) => r + 1);
+    // Blocks nest outward from $left_0: a branch to $left_r lands after its block, on the code for r rows.
+    let text =
+      `(block $rows_left_done ${[...heights].reverse().map((r) => `(block $left_${r} `).join("")}(block $left_0\n` +
+      `          (br_table $left_0 ${heights.map((r) => `$left_${r}`).join(" ")} $left_0 ` +
+      `(i32.sub (local.get $m) (local.get $i))))\n          (br $rows_left_done))`;
+    for (const r of heights) text += `${columns(r)}\n          (br $rows_left_done))`;
+    return text;
+  };
   return `  (func (export "gemm_${layout}") (param $m i32) (param $n i32) (param $k i32) (param $a i32) (param $lda i32)
     (param $b i32) (param $ldb i32) (param $c i32) (param $ldc i32) (param $accumulate i32) (param $pack i32)
     (param $scratch i32)
@@ -254,10 +265,8 @@ function driver(layout: Layout): string {
   }
           (local.set $i (i32.add (local.get $i) (i32.const ${TILE_ROWS})))
           (br $row_tiles)))
-        (block $rest_done (loop $rest
-          (br_if $rest_done (i32.ge_u (local.get $i) (local.get $m)))${columns(1)}
-          (local.set $i (i32.add (local.get $i) (i32.const 1)))
-          (br $rest)))
+        ;; The 1-5 rows left: one tile of their height.
+        ${remainingRows()}
         (local.set $k0 (i32.add (local.get $k0) (i32.const ${K_BLOCK})))
         (br $k_blocks)))
       (local.set $j0 (i32.add (local.get $j0) (i32.const ${N_BLOCK})))

@@ -6,7 +6,7 @@ import { seededRandom } from "../lib/mod.ts";
 
 await initBackend("cpu");
 
-// Shapes off every block size: rows not a multiple of 6, columns leaving 1-7 over after the 8s,
+// Shapes off every block size: rows not a multiple of 6 (1-5 left), columns leaving 1-7 over after the 8s,
 // k crossing the 256 block, n crossing the 512 block, single rows and columns.
 const SHAPES: [number, number, number][] = [
   [1, 1, 1],
@@ -19,6 +19,9 @@ const SHAPES: [number, number, number][] = [
   [64, 7, 513],
   [31, 529, 64],
   [30, 1030, 300], // B rows 4 KiB apart: packed
+  [2, 9, 17], // every height of the last row tile: 2, 3 (9 = 6 + 3), 4 (64 = 60 + 4), 5, 1
+  [9, 13, 40],
+  [8, 20, 30],
 ];
 
 /** A heap whose allocations come from its top pages (the tests' matrices start at its bottom). */

@@ -1,27 +1,21 @@
 /**
  * The fully-connected nets of the assignment, with a hand-written forward and
- * backward pass laid out for speed on tfjs-wasm.
+ * backward pass, used by training and inference alike.
  *
  * Layout, and why:
- * - each weight is kept as [out, in] and activations as [features, batch], so
- *   every forward product is W·H with the weight as the left operand. XNNPACK
- *   packs (copies and re-arranges) the right operand of a product and caches the
- *   packing by tensor id; a big weight on the right would be re-packed on every
- *   step, and a weight updated in place would be served stale from that cache.
- *   With this layout only the small activations get packed, and the optimizer
- *   can update weights in place.
+ * - each weight is kept as [out, in] and activations as [features, batch], so the
+ *   forward product is W·Hᵀ: the engine's kernels (gemm.ts) broadcast elements of
+ *   W, streamed from memory once per step, against rows of the small activation,
+ *   and the input gradient Wᵀ·dZ reads W as it is stored; the optimizer updates
+ *   weights in place.
  * - the first layer's weight is split into column chunks of {@linkcode CHUNK_SIZE}
- *   inputs: XNNPACK's kernels do not block the inner dimension, and with 51,529
- *   inputs the operands stop fitting in cache (7 GFLOP/s whole, 20+ chunked).
- * - no product has a transposed operand: tfjs-wasm's transposed matMul runs 10-20x
- *   slower than a plain one.
- * - a thin first layer (part1's 5 units) turns this around: packing the 13 MB input
- *   twice per step would cost more than everything else, so there the input is the
- *   left operand and a fresh transposed copy of the small weight the right one.
+ *   inputs (the checkpoint and batch layouts are built on them; the products sum
+ *   over them).
+ * On the cpu backend tfjs' matMul does the same products.
  * The saved model is converted to the standard tfjs layers format (model_files.ts).
  * @module
  */
-import { emptyTensor, kernelPool, tensorMemory, tf } from "./tf.ts";
+import { emptyTensor, tensorMemory, tf } from "./tf.ts";
 import { product, sumOfProducts, transposedProduct } from "./products.ts";
 import { fillRandomNormalTensors, type RandomNormalFill } from "./random_normal.ts";
 
@@ -178,17 +172,6 @@ export interface StepOptions {
   dropoutSeed?: number;
 }
 
-/** Widest first layer computed as input·Wᵀ when tfjs' matMul does the products (see the module doc). */
-export const THIN_LAYER = 32;
-
-/** First-layer product Z^T = W·X^T [out, batch] from input chunks [batch, chunk], in the cheaper orientation. */
-function firstLayerProduct(layer: DenseLayer, chunks: tf.Tensor2D[], chunksT: () => tf.Tensor2D[]): tf.Tensor2D {
-  if (kernelPool() || layer.outputSize > THIN_LAYER) return sumOfProducts(layer.weights, chunksT());
-  let sum: tf.Tensor2D = tf.matMul(chunks[0], tf.transpose(layer.weights[0]));
-  for (let c = 1; c < chunks.length; c++) sum = tf.add(sum, tf.matMul(chunks[c], tf.transpose(layer.weights[c])));
-  return tf.transpose(sum);
-}
-
 /** Splits a [features, batch] activation into [chunk, batch] row blocks matching {@linkcode chunkRanges}. */
 function rowChunks(activationT: tf.Tensor2D, size: number): tf.Tensor2D[] {
   const ranges = chunkRanges(size);
@@ -238,7 +221,7 @@ export function trainStep(mlp: Mlp, batch: InputBatch, options: StepOptions = {}
       [];
     let logits!: tf.Tensor2D;
     for (const [l, layer] of layers.entries()) {
-      const z = l === 0 ? firstLayerProduct(layer, batch.chunks, inputT) : sumOfProducts(layer.weights, inputsT[l]);
+      const z = sumOfProducts(layer.weights, l === 0 ? inputT() : inputsT[l]);
       if (l === layers.length - 1) {
         logits = tf.add(z, layer.bias!);
         saved.push({ z: logits });
@@ -283,15 +266,9 @@ export function trainStep(mlp: Mlp, batch: InputBatch, options: StepOptions = {}
     let dz = tf.div(tf.sub(probabilities, labels), batchSize) as tf.Tensor2D; // dL/dz of the output
     for (let l = layers.length - 1; l >= 0; l--) {
       const layer = layers[l];
-      if (l === 0 && layer.outputSize <= THIN_LAYER && !kernelPool()) {
-        // dWᵀ = Xᵀ·dZᵀ with the input as left operand, then back to [out, chunk].
-        const dzT = tf.transpose(dz);
-        weightGrads[l] = inputT().map((xT) => tf.transpose(tf.matMul(xT, dzT)));
-      } else {
-        // dW = dZ · H, with H the (non-transposed) input chunks [batch, chunk].
-        const inputs = l === 0 ? batch.chunks : inputsT[l].map((h) => tf.transpose(h));
-        weightGrads[l] = inputs.map((h) => product(dz, h));
-      }
+      // dW = dZ · H, with H the (non-transposed) input chunks [batch, chunk].
+      const inputs = l === 0 ? batch.chunks : inputsT[l].map((h) => tf.transpose(h));
+      weightGrads[l] = inputs.map((h) => product(dz, h));
       if (layer.bias) otherGrads[l] = [tf.sum(dz, 1, true)];
       if (l === 0) break;
       // dH^T = W^T · dZ.
@@ -346,7 +323,7 @@ export function predictProbabilities(
     let out!: tf.Tensor2D;
     for (const [l, layer] of mlp.layers.entries()) {
       const z = l === 0
-        ? firstLayerProduct(layer, chunks, () => chunks.map((x) => tf.transpose(x)))
+        ? sumOfProducts(layer.weights, chunks.map((x) => tf.transpose(x)))
         : sumOfProducts(layer.weights, inputT);
       if (l === mlp.layers.length - 1) {
         out = tf.sigmoid(tf.add(z, layer.bias!));

@@ -48,31 +48,41 @@ function referenceGradients(mlp: Mlp, x: tf.Tensor2D, y: number[]): { loss: numb
   return { loss: value.dataSync()[0], gradients: grads.map((g) => g.dataSync() as Float32Array) };
 }
 
-for (const [batchNorm, hidden] of [[false, [7, 5]], [true, [7, 5]], [true, [40, 6]], [false, [40]]] as const) {
-  Deno.test(`trainStep() matches tfjs autodiff on a chunked net (hidden ${hidden}, batchNorm ${batchNorm})`, () => {
-    const inputSize = CHUNK_SIZE + 300; // two chunks
-    const mlp = buildMlp({ inputSize, hidden: [...hidden], batchNorm, dropout: 0 }, 3);
-    const x = tf.randomNormal([6, inputSize], 0, 1, "float32", 11) as tf.Tensor2D;
-    const y = [1, 0, 0, 1, 1, 0];
-    const reference = referenceGradients(mlp, x, y);
-    const before = tf.memory().numTensors;
-    const batch = inputBatch(x, y);
-    const step = trainStep(mlp, batch);
-    assert.ok(Math.abs(step.loss - reference.loss) < 1e-5, `loss ${step.loss} vs ${reference.loss}`);
-    assert.equal(step.gradients.length, reference.gradients.length);
-    for (const [i, g] of step.gradients.entries()) {
-      const ours = g.dataSync(), theirs = reference.gradients[i];
-      assert.equal(ours.length, theirs.length);
-      let worst = 0;
-      for (let k = 0; k < ours.length; k++) worst = Math.max(worst, Math.abs(ours[k] - theirs[k]));
-      assert.ok(worst < 1e-5, `gradient ${i}: max difference ${worst}`);
+const CASES = [[false, [7, 5], "wasm"], [true, [7, 5], "wasm"], [true, [40, 6], "wasm"], [false, [40], "wasm"], [
+  true,
+  [40, 6],
+  "cpu", // tfjs' matMul instead of the engine's kernels
+]] as const;
+for (const [batchNorm, hidden, backend] of CASES) {
+  Deno.test(`trainStep() matches tfjs autodiff on a chunked net (hidden ${hidden}, batchNorm ${batchNorm}, ${backend})`, async () => {
+    await tf.setBackend(backend);
+    try {
+      const inputSize = CHUNK_SIZE + 300; // two chunks
+      const mlp = buildMlp({ inputSize, hidden: [...hidden], batchNorm, dropout: 0 }, 3);
+      const x = tf.randomNormal([6, inputSize], 0, 1, "float32", 11) as tf.Tensor2D;
+      const y = [1, 0, 0, 1, 1, 0];
+      const reference = referenceGradients(mlp, x, y);
+      const before = tf.memory().numTensors;
+      const batch = inputBatch(x, y);
+      const step = trainStep(mlp, batch);
+      assert.ok(Math.abs(step.loss - reference.loss) < 1e-5, `loss ${step.loss} vs ${reference.loss}`);
+      assert.equal(step.gradients.length, reference.gradients.length);
+      for (const [i, g] of step.gradients.entries()) {
+        const ours = g.dataSync(), theirs = reference.gradients[i];
+        assert.equal(ours.length, theirs.length);
+        let worst = 0;
+        for (let k = 0; k < ours.length; k++) worst = Math.max(worst, Math.abs(ours[k] - theirs[k]));
+        assert.ok(worst < 1e-5, `gradient ${i}: max difference ${worst}`);
+      }
+      step.gradients.forEach((g) => g.dispose());
+      batch.chunks.forEach((c) => c.dispose());
+      batch.labels.dispose();
+      assert.equal(tf.memory().numTensors, before, "trainStep() leaked tensors");
+      x.dispose();
+      disposeMlp(mlp);
+    } finally {
+      await tf.setBackend("wasm");
     }
-    step.gradients.forEach((g) => g.dispose());
-    batch.chunks.forEach((c) => c.dispose());
-    batch.labels.dispose();
-    assert.equal(tf.memory().numTensors, before, "trainStep() leaked tensors");
-    x.dispose();
-    disposeMlp(mlp);
   });
 }
 

@@ -48,6 +48,5 @@ export {
   stateTensors,
   type StepOptions,
   type StepResult,
-  THIN_LAYER,
   trainStep,
 } from "./mlp.ts";

@@ -119,9 +119,9 @@ export function stopBackendThreads(): void {
   if (current?.backend === "wasm" && current.threads > 1) stopThreads((tf.backend() as BackendWasm).wasm);
 }
 
-/** The engine's kernels and their threads on the started backend, or null (cpu backend, or before initBackend). */
+/** The engine's kernels and their threads while the WASM backend is the active one, else null. */
 export function kernelPool(): KernelPool | null {
-  return currentPool;
+  return currentPool && tf.getBackend() === "wasm" ? currentPool : null;
 }
 
 /** What the kernels need from the tfjs-wasm backend's Emscripten module. */
