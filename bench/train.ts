@@ -196,18 +196,14 @@ async function benchThreads(
       );
       if (!torch) continue;
       for (const allocator of PYTORCH_ALLOCATORS) {
-        // Same step, same shapes, same number of threads.
+        // Same step, same shapes, same number of threads: torch.set_num_threads() does not reach Debian's
+        // OpenBLAS, which starts a thread per core unless told.
+        const cores = { OPENBLAS_NUM_THREADS: String(info.threads), OMP_NUM_THREADS: String(info.threads) };
         const results: number[] = [];
         let version = "?";
         for (let run = 0; run < values.repeats; run++) {
-          const out = await runPython(
-            torch,
-            PYTORCH_STEP,
-            [model, String(batch), String(steps), String(info.threads)],
-            {
-              ...allocator.env,
-            },
-          );
+          const args = [model, String(batch), String(steps), String(info.threads)];
+          const out = await runPython(torch, PYTORCH_STEP, args, { ...cores, ...allocator.env });
           if (!out) break;
           results.push(Number(out[0]));
           version = out[1];
