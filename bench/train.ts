@@ -214,10 +214,8 @@ async function benchThreads(
         }
         const theirs = median(results);
         console.log(
-          `    PyTorch ${version} (${info.threads} thread${plural}; ${allocator.name}): ${
-            theirs.toFixed(1)
-          } samples/s` +
-            ` -> ratio ${(r.samplesPerSecond / theirs).toFixed(2)}`,
+          `    PyTorch ${version} (${info.threads} thread${plural}, OPENBLAS_NUM_THREADS=${info.threads}; ` +
+            `${allocator.name}): ${theirs.toFixed(1)} samples/s -> ratio ${(r.samplesPerSecond / theirs).toFixed(2)}`,
         );
       }
     }
