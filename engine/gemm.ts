@@ -8,13 +8,14 @@
  * @module
  */
 import type { KernelPool } from "./kernel_pool.ts";
-import { type Layout, TILE_ROWS } from "./gemm_source.ts";
+import { TILE_ROWS } from "./gemm_source.ts";
 
-export type { Layout };
+/** How the operands are stored: "nn" A [m×k], B [k×n]; "tn" A as [k×m]; "nt" B as [n×k] (dot products). */
+export type Layout = "nn" | "tn" | "nt";
 
 /** One product C[m×n] (+)= A·B over byte offsets in the heap; leading dimensions are in floats. */
 export interface MatrixProduct {
-  /** "nn": A is row-major [m×k]; "tn": A is stored transposed, row-major [k×m]. */
+  /** "nn": A [m×k] and B [k×n]; "tn": A stored transposed, [k×m]; "nt": B stored transposed, [n×k]. */
   layout: Layout;
   /** Rows of C. */
   m: number;
@@ -26,7 +27,7 @@ export interface MatrixProduct {
   a: number;
   /** Floats between A's rows as stored. */
   lda: number;
-  /** Byte offset of B, row-major [k×n]. */
+  /** Byte offset of B, row-major [k×n] (nt: [n×k]). */
   b: number;
   /** Floats between B's rows. */
   ldb: number;
@@ -57,17 +58,18 @@ function bands(p: MatrixProduct, threads: number): MatrixProduct[] {
       const first = Math.floor((tiles * t) / threads) * TILE_ROWS;
       const last = Math.min(p.m, Math.floor((tiles * (t + 1)) / threads) * TILE_ROWS);
       if (last <= first) continue;
-      const aStep = p.layout === "nn" ? p.lda : 1;
+      const aStep = p.layout === "tn" ? 1 : p.lda;
       out.push({ ...p, m: last - first, a: p.a + 4 * first * aStep, c: p.c + 4 * first * p.ldc });
     }
   } else {
-    // Few rows (the output layer): bands of columns, in multiples of 8.
+    // Few rows (the output layer, part1's first): bands of columns, in multiples of 8; nt's columns are B's rows.
     const groups = Math.ceil(p.n / 8);
+    const bStep = p.layout === "nt" ? p.ldb : 1;
     for (let t = 0; t < threads; t++) {
       const first = Math.floor((groups * t) / threads) * 8;
       const last = Math.min(p.n, Math.floor((groups * (t + 1)) / threads) * 8);
       if (last <= first) continue;
-      out.push({ ...p, n: last - first, b: p.b + 4 * first, c: p.c + 4 * first });
+      out.push({ ...p, n: last - first, b: p.b + 4 * first * bStep, c: p.c + 4 * first });
     }
   }
   return out;
@@ -77,6 +79,6 @@ function bands(p: MatrixProduct, threads: number): MatrixProduct[] {
 function argumentsOf(p: MatrixProduct, scratch: number): number[] {
   // B rows a multiple of 1 KiB apart evict each other from L1 (see packBlock in gemm_source.ts): pack them,
   // when there are enough rows of A to repay the copy.
-  const pack = p.ldb % 256 === 0 && p.ldb >= 512 && p.m >= 4 * TILE_ROWS;
+  const pack = p.layout !== "nt" && p.ldb % 256 === 0 && p.ldb >= 512 && p.m >= 4 * TILE_ROWS;
   return [p.m, p.n, p.k, p.a, p.lda, p.b, p.ldb, p.c, p.ldc, +p.accumulate, +pack, scratch];
 }

@@ -43,18 +43,21 @@ function setUp(pool: KernelPool, memory: WebAssembly.Memory) {
   };
   const check = (layout: Layout, m: number, n: number, k: number, accumulate: boolean) => {
     top = 64;
-    const a = layout === "nn" ? matrix(m, k) : matrix(k, m);
-    // B's rows are padded to a multiple of 1 KiB when n is (1030 -> 1024 + 1024 floats apart) to exercise packing.
-    const ldb = n > 1024 ? 2048 : n;
-    const b = matrix(k, ldb);
+    const a = layout === "tn" ? matrix(k, m) : matrix(m, k);
+    // B's rows are padded to a multiple of 1 KiB when n is (1030 -> 1024 + 1024 floats apart) to exercise packing;
+    // nt's B is [n×k], its rows padded by 3 floats (reads must stop at k).
+    const ldb = layout === "nt" ? k + 3 : n > 1024 ? 2048 : n;
+    const b = layout === "nt" ? matrix(n, ldb) : matrix(k, ldb);
     const c = matrix(m, n);
     const guard = matrix(1, 1);
     const guardValue = guard.values[0];
     const expected = tf.tidy(() => {
-      const aTensor = layout === "nn"
-        ? tf.tensor2d(a.values.slice(), [m, k])
-        : tf.transpose(tf.tensor2d(a.values.slice(), [k, m]));
-      const bTensor = tf.slice(tf.tensor2d(b.values.slice(), [k, ldb]), [0, 0], [k, n]);
+      const aTensor = layout === "tn"
+        ? tf.transpose(tf.tensor2d(a.values.slice(), [k, m]))
+        : tf.tensor2d(a.values.slice(), [m, k]);
+      const bTensor = layout === "nt"
+        ? tf.transpose(tf.slice(tf.tensor2d(b.values.slice(), [n, ldb]), [0, 0], [n, k]))
+        : tf.slice(tf.tensor2d(b.values.slice(), [k, ldb]), [0, 0], [k, n]);
       const sum = tf.matMul(aTensor, bTensor);
       return (accumulate ? tf.add(sum, tf.tensor2d(c.values.slice(), [m, n])) : sum).dataSync();
     });
@@ -64,7 +67,7 @@ function setUp(pool: KernelPool, memory: WebAssembly.Memory) {
       n,
       k,
       a: a.pointer,
-      lda: layout === "nn" ? k : m,
+      lda: layout === "tn" ? m : k,
       b: b.pointer,
       ldb,
       c: c.pointer,
@@ -80,14 +83,14 @@ function setUp(pool: KernelPool, memory: WebAssembly.Memory) {
 }
 
 for (const threads of [1, 2]) {
-  Deno.test(`the engine's matrix products agree with tfjs' matMul on odd shapes, both layouts (${threads} thread(s))`, async () => {
+  Deno.test(`the engine's matrix products agree with tfjs' matMul on odd shapes, all three layouts (${threads} thread(s))`, async () => {
     const memory = new WebAssembly.Memory({ initial: 64, maximum: 65536, shared: true });
     const pool = await createKernelPool(topOf(memory), { threads });
     try {
       assert.equal(pool.threads, threads);
       const check = setUp(pool, memory);
       for (const [m, n, k] of SHAPES) {
-        for (const layout of ["nn", "tn"] as const) {
+        for (const layout of ["nn", "tn", "nt"] as const) {
           for (const accumulate of [false, true]) check(layout, m, n, k, accumulate);
         }
       }
@@ -95,6 +98,8 @@ for (const threads of [1, 2]) {
       check("nn", 100, 64, 200, false);
       check("tn", 100, 64, 200, true);
       check("nn", 1, 2000, 300, false);
+      check("nt", 100, 64, 1100, true); // k past the nt block of 512
+      check("nt", 5, 64, 2000, false); // few rows: split by B's rows
     } finally {
       pool.dispose();
     }
@@ -108,6 +113,7 @@ Deno.test("the products are the same with and without fused multiply-add, to flo
   const check = setUp(pool, memory);
   check("nn", 17, 33, 530, true);
   check("tn", 17, 33, 530, false);
+  check("nt", 17, 33, 530, true);
 });
 
 Deno.test("the kernel text is plain WAT with no fused multiply-add when told so", () => {

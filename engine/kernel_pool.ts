@@ -1,7 +1,7 @@
 /**
  * The engine's own kernels and the threads that run them, in tfjs-wasm's heap.
  *
- * One WebAssembly module holds the matrix products (gemm_source.ts) and Adam
+ * One WebAssembly module holds the matrix products (gemm_source.ts, gemm_nt_source.ts) and Adam
  * (wasm_adam.ts); it is compiled from its WAT text by wabt when the backend starts
  * (~15 ms), with relaxed SIMD's fused multiply-add where the engine has it. On
  * tfjs' threaded build the heap is shared memory, so helper threads
@@ -14,12 +14,13 @@
 import { Worker } from "node:worker_threads";
 import wabtInit from "wabt";
 import { gemmFunctions, SCRATCH_BYTES } from "./gemm_source.ts";
+import { gemmNtFunctions } from "./gemm_nt_source.ts";
 import { ADAM_FUNCTION } from "./wasm_adam.ts";
 import { fillRandomNormal } from "./random_normal.ts";
 
 /** What the pool runs: a kernel of the module, or (random_normal) tfjs' normal generator into the heap. */
-export type Job = "gemm_nn" | "gemm_tn" | "adam" | "random_normal";
-const JOBS: Job[] = ["gemm_nn", "gemm_tn", "adam", "random_normal"];
+export type Job = "gemm_nn" | "gemm_tn" | "gemm_nt" | "adam" | "random_normal";
+const JOBS: Job[] = ["gemm_nn", "gemm_tn", "gemm_nt", "adam", "random_normal"];
 /** The most arguments a job takes (gemm's 12 and the thread's scratch pointer). */
 const MAX_ARGUMENTS = 13;
 
@@ -117,7 +118,8 @@ export class KernelPool {
 /** The module's whole text. */
 export function kernelModuleSource(options: { fusedMultiplyAdd: boolean; sharedMemory: boolean }): string {
   const memory = `(import "env" "memory" (memory 1 65536${options.sharedMemory ? " shared" : ""}))`;
-  return `(module\n  ${memory}\n${gemmFunctions(options.fusedMultiplyAdd)}\n${ADAM_FUNCTION}\n)\n`;
+  const products = `${gemmFunctions(options.fusedMultiplyAdd)}\n${gemmNtFunctions(options.fusedMultiplyAdd)}`;
+  return `(module\n  ${memory}\n${products}\n${ADAM_FUNCTION}\n)\n`;
 }
 
 /** Compiles the kernels for `heap` and starts their helper threads. */
@@ -185,6 +187,7 @@ function jobTable(
   return [
     kernel("gemm_nn"),
     kernel("gemm_tn"),
+    kernel("gemm_nt"),
     kernel("adam"),
     (pointer, count, mean, std, seed) => fill(new Float32Array(memory.buffer, pointer, count), mean, std, seed),
   ];

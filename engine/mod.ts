@@ -42,6 +42,7 @@ export {
   type InputBatch,
   type Mlp,
   type MlpSpec,
+  NARROW_FIRST_LAYER,
   type Parameter,
   parameters,
   predictProbabilities,

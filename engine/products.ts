@@ -27,6 +27,40 @@ export function sumOfProducts(as: tf.Tensor2D[], bs: tf.Tensor2D[]): tf.Tensor2D
   return out;
 }
 
+/**
+ * Σ_c A_c·B_cᵀ, with A_c [m×k_c] and B_c [n×k_c] (both read along k, as dot products): [m×n]. For a narrow
+ * first layer, whose product with the batch as the loaders deliver it would otherwise need the batch transposed.
+ */
+export function sumOfProductsWithTransposed(as: tf.Tensor2D[], bs: tf.Tensor2D[]): tf.Tensor2D {
+  const pool = kernelPool();
+  if (!pool) {
+    let sum: tf.Tensor2D = tf.matMul(as[0], bs[0], false, true);
+    for (let c = 1; c < as.length; c++) sum = tf.add(sum, tf.matMul(as[c], bs[c], false, true));
+    return sum;
+  }
+  const [m, n] = [as[0].shape[0], bs[0].shape[0]];
+  const out = uninitializedTensor<tf.Rank.R2>([m, n]);
+  const c = tensorPointer(out);
+  as.forEach((a, i) => {
+    const [k, b] = [a.shape[1], bs[i]];
+    checkShapes(a.shape[0] === m && b.shape[1] === k && b.shape[0] === n, a, b);
+    runProduct(pool, {
+      layout: "nt",
+      m,
+      n,
+      k,
+      a: tensorPointer(a),
+      lda: k,
+      b: tensorPointer(b),
+      ldb: k,
+      c,
+      ldc: n,
+      accumulate: i > 0,
+    });
+  });
+  return out;
+}
+
 /** A·B with A [m×k] and B [k×n]: [m×n]. */
 export function product(a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D {
   return sumOfProducts([a], [b]);
