@@ -11,6 +11,7 @@
  * values of k left after the fours are loaded with zeros in the unused lanes.
  * @module
  */
+import { driverHead } from "./gemm_source.ts";
 
 /** Rows of A and of B per tile. */
 export const NT_TILE = 3;
@@ -151,14 +152,7 @@ function driver(): string {
             (br_table $none $two $one (i32.sub (local.get $n) (local.get $j))))
             ${call(rows, 1)} (br $none))
             ${call(rows, 2)})`;
-  return `  (func (export "gemm_nt") (param $m i32) (param $n i32) (param $k i32) (param $a i32) (param $lda i32)
-    (param $b i32) (param $ldb i32) (param $c i32) (param $ldc i32) (param $accumulate i32) (param $pack i32)
-    (param $scratch i32)
-    (local $sa i32) (local $sb i32) (local $sc i32) (local $i i32) (local $j i32) (local $k0 i32) (local $kc i32)
-    (local $load i32)
-    (local.set $sa (i32.shl (local.get $lda) (i32.const 2)))
-    (local.set $sb (i32.shl (local.get $ldb) (i32.const 2)))
-    (local.set $sc (i32.shl (local.get $ldc) (i32.const 2)))
+  return `${driverHead("gemm_nt", "")}
     (block $k_done (loop $k_blocks
       (br_if $k_done (i32.ge_u (local.get $k0) (local.get $k)))
       (local.set $kc (select (i32.const ${NT_K_BLOCK}) (i32.sub (local.get $k) (local.get $k0))

@@ -183,6 +183,21 @@ function packBlock(): string {
             (br $pack_rows)))`;
 }
 
+/**
+ * The head every product's exported function shares: its 12 parameters (see {@linkcode driver}), the locals
+ * of the loops, `extraLocals`, and the leading dimensions turned into bytes ($sa, $sb, $sc).
+ */
+export function driverHead(exportName: string, extraLocals: string): string {
+  return `  (func (export "${exportName}") (param $m i32) (param $n i32) (param $k i32) (param $a i32) (param $lda i32)
+    (param $b i32) (param $ldb i32) (param $c i32) (param $ldc i32) (param $accumulate i32) (param $pack i32)
+    (param $scratch i32)
+    (local $sa i32) (local $sb i32) (local $sc i32) (local $i i32) (local $j i32) (local $k0 i32) (local $kc i32)
+    (local $load i32) ${extraLocals}
+    (local.set $sa (i32.shl (local.get $lda) (i32.const 2)))
+    (local.set $sb (i32.shl (local.get $ldb) (i32.const 2)))
+    (local.set $sc (i32.shl (local.get $ldc) (i32.const 2)))`;
+}
+
 /** Bytes of scratch one thread needs to pack B's blocks. */
 export const SCRATCH_BYTES = 4 * K_BLOCK * (N_BLOCK + 8);
 
@@ -238,15 +253,12 @@ function driver(layout: Layout): string {
     for (const r of heights) text += `${columns(r)}\n          (br $rows_left_done))`;
     return text;
   };
-  return `  (func (export "gemm_${layout}") (param $m i32) (param $n i32) (param $k i32) (param $a i32) (param $lda i32)
-    (param $b i32) (param $ldb i32) (param $c i32) (param $ldc i32) (param $accumulate i32) (param $pack i32)
-    (param $scratch i32)
-    (local $sa i32) (local $sb i32) (local $sc i32) (local $i i32) (local $j i32) (local $j0 i32) (local $j1 i32)
-    (local $k0 i32) (local $kc i32) (local $load i32) (local $sp i32) (local $from i32) (local $to i32) (local $end i32)
-    (local $row i32)
-    (local.set $sa (i32.shl (local.get $lda) (i32.const 2)))
-    (local.set $sb (i32.shl (local.get $ldb) (i32.const 2)))
-    (local.set $sc (i32.shl (local.get $ldc) (i32.const 2)))
+  return `${
+    driverHead(
+      `gemm_${layout}`,
+      "(local $j0 i32) (local $j1 i32) (local $sp i32) (local $from i32) (local $to i32) (local $end i32) (local $row i32)",
+    )
+  }
     (block $n_done (loop $n_blocks
       (br_if $n_done (i32.ge_u (local.get $j0) (local.get $n)))
       (local.set $j1 (select (i32.add (local.get $j0) (i32.const ${N_BLOCK})) (local.get $n)

@@ -4,27 +4,13 @@
  * Operands are 2-D float32 tensors, dense and row-major as tfjs keeps them.
  * @module
  */
-import { runProduct } from "./gemm.ts";
+import { type MatrixProduct, runProduct } from "./gemm.ts";
 import type { KernelPool } from "./kernel_pool.ts";
 import { kernelPool, tensorPointer, tf, uninitializedTensor } from "./tf.ts";
 
 /** Σ_c A_c·B_c, with A_c [m×k_c] and B_c [k_c×n] (a product over column chunks of A): [m×n]. */
 export function sumOfProducts(as: tf.Tensor2D[], bs: tf.Tensor2D[]): tf.Tensor2D {
-  const pool = kernelPool();
-  if (!pool) {
-    let sum: tf.Tensor2D = tf.matMul(as[0], bs[0]);
-    for (let c = 1; c < as.length; c++) sum = tf.add(sum, tf.matMul(as[c], bs[c]));
-    return sum;
-  }
-  const [m, n] = [as[0].shape[0], bs[0].shape[1]];
-  const out = uninitializedTensor<tf.Rank.R2>([m, n]);
-  const c = tensorPointer(out);
-  as.forEach((a, i) => {
-    const [k, b] = [a.shape[1], bs[i]];
-    checkShapes(a.shape[0] === m && b.shape[0] === k && b.shape[1] === n, a, b);
-    run(pool, "nn", m, n, k, a, k, b, c, i > 0);
-  });
-  return out;
+  return chunkedSum(as, bs, false);
 }
 
 /**
@@ -32,31 +18,25 @@ export function sumOfProducts(as: tf.Tensor2D[], bs: tf.Tensor2D[]): tf.Tensor2D
  * first layer, whose product with the batch as the loaders deliver it would otherwise need the batch transposed.
  */
 export function sumOfProductsWithTransposed(as: tf.Tensor2D[], bs: tf.Tensor2D[]): tf.Tensor2D {
+  return chunkedSum(as, bs, true);
+}
+
+/** Σ_c A_c·B_c, or Σ_c A_c·B_cᵀ when `transposedB`, accumulated in one output. */
+function chunkedSum(as: tf.Tensor2D[], bs: tf.Tensor2D[], transposedB: boolean): tf.Tensor2D {
   const pool = kernelPool();
   if (!pool) {
-    let sum: tf.Tensor2D = tf.matMul(as[0], bs[0], false, true);
-    for (let c = 1; c < as.length; c++) sum = tf.add(sum, tf.matMul(as[c], bs[c], false, true));
+    let sum: tf.Tensor2D = tf.matMul(as[0], bs[0], false, transposedB);
+    for (let c = 1; c < as.length; c++) sum = tf.add(sum, tf.matMul(as[c], bs[c], false, transposedB));
     return sum;
   }
-  const [m, n] = [as[0].shape[0], bs[0].shape[0]];
+  const m = as[0].shape[0], n = bs[0].shape[transposedB ? 0 : 1];
   const out = uninitializedTensor<tf.Rank.R2>([m, n]);
-  const c = tensorPointer(out);
   as.forEach((a, i) => {
-    const [k, b] = [a.shape[1], bs[i]];
-    checkShapes(a.shape[0] === m && b.shape[1] === k && b.shape[0] === n, a, b);
-    runProduct(pool, {
-      layout: "nt",
-      m,
-      n,
-      k,
-      a: tensorPointer(a),
-      lda: k,
-      b: tensorPointer(b),
-      ldb: k,
-      c,
-      ldc: n,
-      accumulate: i > 0,
-    });
+    const k = a.shape[1], b = bs[i];
+    const [bk, bn] = transposedB ? [b.shape[1], b.shape[0]] : b.shape;
+    checkShapes(a.shape[0] === m && bk === k && bn === n, a, b);
+    const layout = transposedB ? "nt" : "nn";
+    run(pool, { layout, m, n, k, a, lda: k, b, ldb: transposedB ? k : n, c: tensorPointer(out), accumulate: i > 0 });
   });
   return out;
 }
@@ -83,25 +63,18 @@ export function transposedProduct(as: tf.Tensor2D[], b: tf.Tensor2D): tf.Tensor2
   for (const a of as) {
     const m = a.shape[1];
     checkShapes(a.shape[0] === k, a, b);
-    run(pool, "tn", m, n, k, a, m, b, tensorPointer(out) + 4 * row * n, false);
+    run(pool, { layout: "tn", m, n, k, a, lda: m, b, ldb: n, c: tensorPointer(out) + 4 * row * n, accumulate: false });
     row += m;
   }
   return out;
 }
 
+/** One product on the pool, its operands given as tensors, C as a byte offset whose rows are n floats apart. */
 function run(
   pool: KernelPool,
-  layout: "nn" | "tn",
-  m: number,
-  n: number,
-  k: number,
-  a: tf.Tensor2D,
-  lda: number,
-  b: tf.Tensor2D,
-  c: number,
-  accumulate: boolean,
+  p: Omit<MatrixProduct, "a" | "b" | "ldc"> & { a: tf.Tensor2D; b: tf.Tensor2D },
 ): void {
-  runProduct(pool, { layout, m, n, k, a: tensorPointer(a), lda, b: tensorPointer(b), ldb: n, c, ldc: n, accumulate });
+  runProduct(pool, { ...p, a: tensorPointer(p.a), b: tensorPointer(p.b), ldc: p.n });
 }
 
 function checkShapes(ok: boolean, a: tf.Tensor, b: tf.Tensor): void {
