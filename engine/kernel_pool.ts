@@ -94,7 +94,8 @@ export class KernelPool {
       try {
         this.#jobs[id](...perThread[0]);
       } finally {
-        for (let done = Atomics.load(control, FINISHED); done - finished < this.#helpers.length;) {
+        // (| 0: the count wraps around at 2³¹.)
+        for (let done = Atomics.load(control, FINISHED); ((done - finished) | 0) < this.#helpers.length;) {
           Atomics.wait(control, FINISHED, done);
           done = Atomics.load(control, FINISHED);
         }
