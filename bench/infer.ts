@@ -6,7 +6,7 @@
  */
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { findPython } from "./python.ts";
+import { findPython, PYTORCH_ALLOCATORS } from "./python.ts";
 import { buildMlp, disposeMlp, initBackend } from "../engine/mod.ts";
 import { MODEL_PRESETS, toLayersModel } from "../train/mod.ts";
 import { saveLayersModel } from "../model/mod.ts";
@@ -155,15 +155,20 @@ async function benchCommands(dir: string, photos: Uint8Array[], shared: string):
       join(dir, "part3"),
       target,
     ], images);
-  const kept = { MALLOC_MMAP_THRESHOLD_: "2147483647", MALLOC_TRIM_THRESHOLD_: "17179869184" };
+  const [kept, installed] = PYTORCH_ALLOCATORS;
+  console.log(`  PyTorch runs with ${kept.name}, then with ${installed.name}`);
   const torch = (target: string, images: number, env: Record<string, string>) =>
-    timeCommand(python, ["-c", PYTORCH_CLASSIFY, weights, target], images, { THREADS: "2", ...env });
+    timeCommand(python, ["-c", PYTORCH_CLASSIFY, weights, target], images, {
+      THREADS: "2",
+      OPENBLAS_NUM_THREADS: "2",
+      ...env,
+    });
   for (const [name, target, images] of jobs) {
     const times: number[][] = [[], [], []];
     for (let run = 0; run < 3; run++) {
       times[0].push(await ours(target, images));
-      times[1].push(await torch(target, images, kept));
-      times[2].push(await torch(target, images, {}));
+      times[1].push(await torch(target, images, kept.env));
+      times[2].push(await torch(target, images, installed.env));
     }
     const [a, b, c] = times.map(median);
     console.log(

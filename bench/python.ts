@@ -37,3 +37,12 @@ export async function runPython(
   }).output();
   return code === 0 ? new TextDecoder().decode(stdout).trim().split(/\s+/) : null;
 }
+
+/** The two ways PyTorch is run: glibc keeping freed memory (as PyTorch users on CPU run it), and as installed. */
+export const PYTORCH_ALLOCATORS: { name: string; env: Record<string, string> }[] = [
+  {
+    name: "freed memory kept: MALLOC_MMAP_THRESHOLD_=2147483647 MALLOC_TRIM_THRESHOLD_=17179869184",
+    env: { MALLOC_MMAP_THRESHOLD_: "2147483647", MALLOC_TRIM_THRESHOLD_: "17179869184" },
+  },
+  { name: "default glibc", env: {} },
+];

@@ -25,7 +25,7 @@ import {
 } from "../engine/mod.ts";
 import { MODEL_PRESETS, Optimizer } from "../train/mod.ts";
 import { defineCommand, runCli, seededRandom } from "../lib/mod.ts";
-import { findPython, runPython } from "./python.ts";
+import { findPython, PYTORCH_ALLOCATORS, runPython } from "./python.ts";
 
 /** One measured configuration. */
 export interface TrainBenchResult {
@@ -116,15 +116,6 @@ t = time.time()
 for _ in range(steps): step()
 print(steps * batch / (time.time() - t), torch.__version__)
 `;
-
-/** The two ways PyTorch is run: glibc keeping freed memory (as PyTorch users on CPU run it), and as installed. */
-export const PYTORCH_ALLOCATORS: { name: string; env: Record<string, string> }[] = [
-  {
-    name: "freed memory kept: MALLOC_MMAP_THRESHOLD_=2147483647 MALLOC_TRIM_THRESHOLD_=17179869184",
-    env: { MALLOC_MMAP_THRESHOLD_: "2147483647", MALLOC_TRIM_THRESHOLD_: "17179869184" },
-  },
-  { name: "default glibc", env: {} },
-];
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 
