@@ -32,7 +32,7 @@ import {
 import { MODEL_FILES, type ModelMetadata, saveLayersModel, stdFloorFor } from "../model/mod.ts";
 import { resumeKey, type TrainConfig, validateConfig } from "./config.ts";
 import type { Optimizer } from "./optimizers.ts";
-import { type BatchLoader, disposeInput, prefetchBatches, shuffled } from "./batches.ts";
+import { type BatchLoader, disposeInput, type HostBatch, prefetchBatches, shuffled } from "./batches.ts";
 import { type RunData, setUpRun } from "./run_data.ts";
 import { computeMetrics, type Metrics } from "./metrics.ts";
 import { CheckpointError, loadCheckpoint, saveCheckpoint } from "./checkpoint.ts";
@@ -111,7 +111,11 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
   await sweepTemporaryFiles(config.out); // left by a run killed while writing the model
   const outHoldsRun = await checkOutputFolder(config, options);
   using resources = new DisposableStack();
-  const { data, mlp, optimizer } = await setUpRun(config, options.verify ?? true, resources);
+  // A fresh run's first batches start reading before the net is built (resumed runs know their epoch later).
+  let firstBatches: EpochBatches | undefined;
+  const { data, mlp, optimizer } = await setUpRun(config, options.verify ?? true, resources, (opened) => {
+    if (!options.resume && config.epochs > 0) firstBatches = epochBatches(config, opened, 0);
+  });
 
   const progress = options.resume
     ? await resumeProgress(config, mlp, optimizer, log)
@@ -125,7 +129,12 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
   const checkpoints = new CheckpointWriter(join(config.out, CHECKPOINT_DIR));
   let stoppedEarly: boolean, metrics: FinalMetrics, predictions: SplitPredictions[];
   try {
-    stoppedEarly = await runEpochs(config, { mlp, optimizer, data, progress, options, watch }, checkpoints);
+    stoppedEarly = await runEpochs(
+      config,
+      { mlp, optimizer, data, progress, options, watch },
+      checkpoints,
+      firstBatches,
+    );
     // Keep the best epoch by validation loss; evaluate once, in inference mode, while the last checkpoint is
     // written. The model is written only after it: a failed checkpoint leaves the model folder as it was.
     if (progress.bestWeights) restore(mlp, progress.bestWeights);
@@ -233,11 +242,16 @@ interface EpochContext {
  * stopped early. Each checkpoint is written while the next epoch trains; the last one is left to
  * `checkpoints.finish()`, so that the caller can evaluate meanwhile.
  */
-async function runEpochs(config: TrainConfig, context: EpochContext, checkpoints: CheckpointWriter): Promise<boolean> {
+async function runEpochs(
+  config: TrainConfig,
+  context: EpochContext,
+  checkpoints: CheckpointWriter,
+  started?: EpochBatches,
+): Promise<boolean> {
   const { progress, options } = context;
   for (let epoch = progress.epoch; epoch < config.epochs; epoch++) {
     if (config.patience !== undefined && progress.best && progress.best.epochsSince >= config.patience) return true;
-    const record = await trainEpoch(config, context, epoch);
+    const record = await trainEpoch(config, context, epoch, epoch === 0 && started ? started : undefined);
     progress.history.push(record);
     progress.epoch = epoch + 1;
     // One copy of the weights per epoch serves both the checkpoint and, when it improved, the best weights.
@@ -309,24 +323,21 @@ class CheckpointWriter {
 }
 
 /** One pass over the shuffled training records, then validation. */
-async function trainEpoch(config: TrainConfig, context: EpochContext, epoch: number): Promise<EpochRecord> {
+async function trainEpoch(
+  config: TrainConfig,
+  context: EpochContext,
+  epoch: number,
+  batches = epochBatches(config, context.data, epoch),
+): Promise<EpochRecord> {
   const { mlp, optimizer, data } = context;
   const lr = config.lr * config.decayRate ** epoch;
-  const order = shuffled(data.indices.train, config.seed + epoch);
   const bar = context.options.progress
-    ? createProgress({
-      total: Math.ceil(order.length / config.batchSize),
-      label: `epoch ${epoch + 1}/${config.epochs}`,
-      unit: "batches",
-    })
-    : undefined;
-  const augment = config.augment && augments(config.augment)
-    ? { options: config.augment, seed: config.seed * 1_000_003 + epoch * 7_919 }
+    ? createProgress({ total: batches.count, label: `epoch ${epoch + 1}/${config.epochs}`, unit: "batches" })
     : undefined;
   let lossSum = 0, correct = 0, seen = 0, dataSeconds = 0, step = 0;
   const epochStart = performance.now();
   let waitStart = performance.now();
-  for await (const host of prefetchBatches(data.trainLoader, order, config.batchSize, { augment })) {
+  for await (const host of batches) {
     dataSeconds += (performance.now() - waitStart) / 1000;
     const batch = data.trainLoader.toTensors(host);
     const result = trainStep(mlp, batch, { dropoutSeed: config.seed * 1_000_003 + epoch * 100_003 + step });
@@ -363,6 +374,36 @@ async function trainEpoch(config: TrainConfig, context: EpochContext, epoch: num
     samplesPerSecond: seen / seconds,
     dataSeconds,
     tensors: tf.memory().numTensors,
+  };
+}
+
+/** An epoch's training batches (shuffled by seed and epoch, augmented when asked), already being read. */
+interface EpochBatches extends AsyncIterable<HostBatch> {
+  /** How many. */
+  count: number;
+}
+
+/**
+ * Starts reading epoch `epoch`'s batches: called before the net is built for a fresh run's first epoch, so
+ * that its first batch is read (and its shards verified) on the loader's thread while the weights are drawn.
+ */
+function epochBatches(config: TrainConfig, data: RunData, epoch: number): EpochBatches {
+  const order = shuffled(data.indices.train, config.seed + epoch);
+  const augment = config.augment && augments(config.augment)
+    ? { options: config.augment, seed: config.seed * 1_000_003 + epoch * 7_919 }
+    : undefined;
+  const iterator = prefetchBatches(data.trainLoader, order, config.batchSize, { augment });
+  const first = iterator.next();
+  first.catch(() => {}); // its failure is met where it is awaited, or is moot when the run stopped before
+  return {
+    count: Math.ceil(order.length / config.batchSize),
+    async *[Symbol.asyncIterator]() {
+      try {
+        for (let next = await first; !next.done; next = await iterator.next()) yield next.value;
+      } finally {
+        await iterator.return(undefined);
+      }
+    },
   };
 }
 

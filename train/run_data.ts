@@ -120,9 +120,16 @@ export interface RunSetup {
 /**
  * Opens the data and builds the net and its optimizer, each adopted by `resources` so that they are freed in
  * reverse order however the run ends: optimizer state, the net, then the data's readers and workers.
+ * `beforeNet` is called with the data before the net is built (to start reading batches meanwhile).
  */
-export async function setUpRun(config: TrainConfig, verify: boolean, resources: DisposableStack): Promise<RunSetup> {
+export async function setUpRun(
+  config: TrainConfig,
+  verify: boolean,
+  resources: DisposableStack,
+  beforeNet?: (data: RunData) => void,
+): Promise<RunSetup> {
   const data = resources.adopt(await openData(config, verify), (d) => d.close());
+  beforeNet?.(data);
   const { hidden, batchNorm, dropout } = config;
   const mlp = resources.adopt(
     buildMlp({ inputSize: data.inputSize, hidden, batchNorm, dropout }, config.seed),
