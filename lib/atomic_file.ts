@@ -16,13 +16,15 @@ export function isTemporaryName(name: string): boolean {
   return /^\..+\.tmp-\d+-[0-9a-f]{8}$/.test(name);
 }
 
-/** Writes `data` to `path` atomically. */
-export async function writeFileAtomic(path: string, data: Uint8Array): Promise<void> {
+/** Writes `data` (or its parts, one after another, never joined in memory) to `path` atomically. */
+export async function writeFileAtomic(path: string, data: Uint8Array | Uint8Array[]): Promise<void> {
   const temporary = temporaryPathFor(path);
   try {
     using file = await Deno.open(temporary, { write: true, createNew: true });
-    let written = 0;
-    while (written < data.length) written += await file.write(data.subarray(written));
+    for (const part of Array.isArray(data) ? data : [data]) {
+      let written = 0;
+      while (written < part.length) written += await file.write(part.subarray(written));
+    }
     await file.sync();
   } catch (error) {
     await Deno.remove(temporary).catch(() => {});

@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { createHash } from "node:crypto";
 import { writeFileAtomic } from "../lib/mod.ts";
 import type { PreprocessParams } from "../pipeline/mod.ts";
-import { tf } from "../engine/mod.ts";
+import { tensorMemory, tf } from "../engine/mod.ts";
 import { type Standardization, standardizationFromStats } from "./standardization.ts";
 
 /** File names inside a model directory. */
@@ -49,40 +49,58 @@ export class ModelFileError extends Error {
   }
 }
 
-/** Writes `model` as model.json + weights.bin in `dir` (weights first, each file atomically). */
+/**
+ * Writes `model` as model.json + weights.bin in `dir` (weights first, each file atomically): what tfjs'
+ * `model.save()` would hand an IOHandler (tested byte for byte), without its two full copies of the weights
+ * (each read out of the backend, then all joined): the weight tensors' own bytes go to the file one after
+ * another. For part3 that took the save from 1.7 s to well under one.
+ */
 export async function saveLayersModel(dir: string, model: tf.LayersModel, metadata: ModelMetadata): Promise<void> {
   await Deno.mkdir(dir, { recursive: true });
-  await model.save(tf.io.withSaveHandler(async (artifacts) => {
-    const weightData = artifacts.weightData;
-    const bytes = weightData instanceof ArrayBuffer
-      ? new Uint8Array(weightData)
-      : new Uint8Array(await new Blob((weightData ?? []) as ArrayBuffer[]).arrayBuffer());
-    await writeFileAtomic(join(dir, MODEL_FILES.weights), bytes);
-    // Written after the weights, model.json names their fingerprint: a reader that catches the two files
-    // mid-replacement (new weights, old model.json) is told so instead of loading a mix.
-    const dognet: ModelMetadata = { ...metadata, weightsFingerprint: weightsFingerprint(bytes) };
-    const json = {
-      format: artifacts.format ?? "layers-model",
-      generatedBy: artifacts.generatedBy,
-      convertedBy: artifacts.convertedBy ?? null,
-      modelTopology: artifacts.modelTopology,
-      weightsManifest: [{ paths: [MODEL_FILES.weights], weights: artifacts.weightSpecs }],
-      userDefinedMetadata: { dognet },
-    };
-    await writeFileAtomic(join(dir, MODEL_FILES.model), new TextEncoder().encode(JSON.stringify(json)));
-    return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: "JSON", weightDataBytes: bytes.length } };
-  }));
+  // model.weights is the order of model.save()'s getNamedWeights(); views are taken afresh for each use.
+  const weights = model.weights;
+  const parts = () => weights.map((w) => bytesOf(tensorMemory(w.read())));
+  await writeFileAtomic(join(dir, MODEL_FILES.weights), parts());
+  // Written after the weights, model.json names their fingerprint: a reader that catches the two files
+  // mid-replacement (new weights, old model.json) is told so instead of loading a mix.
+  const dognet: ModelMetadata = { ...metadata, weightsFingerprint: weightsFingerprint(parts()) };
+  const json = {
+    format: "layers-model",
+    generatedBy: `TensorFlow.js tfjs-layers v${tf.version["tfjs-layers"]}`,
+    convertedBy: null,
+    modelTopology: model.toJSON(null, false),
+    weightsManifest: [{
+      paths: [MODEL_FILES.weights],
+      weights: weights.map((w) => ({ name: w.originalName, shape: w.shape, dtype: w.dtype })),
+    }],
+    userDefinedMetadata: { dognet },
+  };
+  await writeFileAtomic(join(dir, MODEL_FILES.model), new TextEncoder().encode(JSON.stringify(json)));
 }
 
+const bytesOf = (values: Float32Array) => new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
+
 /**
- * A cheap fingerprint of weight bytes: sha256 of their length and of their first and last 64 KiB. Every
- * training step changes every weight, so two epochs' files never share it; hashing all of part3's 245 MB
- * would add a second to every load.
+ * A cheap fingerprint of weight bytes (given whole or as the parts of the file, in order): sha256 of their
+ * length and of their first and last 64 KiB. Every training step changes every weight, so two epochs' files
+ * never share it; hashing all of part3's 245 MB would add a second to every load.
  */
-export function weightsFingerprint(bytes: Uint8Array): string {
+export function weightsFingerprint(bytes: Uint8Array | Uint8Array[]): string {
+  const parts = Array.isArray(bytes) ? bytes : [bytes];
+  const length = parts.reduce((n, part) => n + part.length, 0);
   const edge = 64 << 10;
-  const hash = createHash("sha256").update(String(bytes.length));
-  hash.update(bytes.subarray(0, edge)).update(bytes.subarray(Math.max(edge, bytes.length - edge)));
+  const hash = createHash("sha256").update(String(length));
+  // The bytes [from, to) of the parts taken as one, hashed.
+  const update = (from: number, to: number) => {
+    let start = 0;
+    for (const part of parts) {
+      const a = Math.max(from, start), b = Math.min(to, start + part.length);
+      if (a < b) hash.update(part.subarray(a - start, b - start));
+      start += part.length;
+    }
+  };
+  update(0, Math.min(edge, length));
+  update(Math.max(edge, length - edge), length);
   return hash.digest("hex");
 }
 

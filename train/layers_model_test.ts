@@ -49,6 +49,30 @@ const metadata = (inputSize: number): ModelMetadata => ({
 });
 
 for (const batchNorm of [false, true]) {
+  Deno.test(`saveLayersModel() writes, byte for byte, what tfjs' own model.save() hands its handler (batchNorm ${batchNorm})`, async () => {
+    const dir = await Deno.makeTempDir({ prefix: "model_files_test" });
+    const mlp = trainedNet(batchNorm);
+    const model = toLayersModel(mlp);
+    await saveLayersModel(dir, model, metadata(4200));
+    let artifacts!: tf.io.ModelArtifacts;
+    await model.save(tf.io.withSaveHandler((a) => {
+      artifacts = a;
+      return Promise.resolve({ modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: "JSON" } });
+    }));
+    const json = JSON.parse(await Deno.readTextFile(join(dir, "model.json")));
+    assert.deepEqual(
+      await Deno.readFile(join(dir, "weights.bin")),
+      new Uint8Array(artifacts.weightData as ArrayBuffer),
+    );
+    assert.deepEqual(json.weightsManifest[0].weights, artifacts.weightSpecs);
+    assert.deepEqual(json.modelTopology, artifacts.modelTopology);
+    assert.equal(json.format, artifacts.format);
+    assert.equal(json.generatedBy, artifacts.generatedBy);
+    model.dispose();
+    disposeMlp(mlp);
+    await Deno.remove(dir, { recursive: true });
+  });
+
   Deno.test(`saveLayersModel() round trip: the loaded tfjs model predicts what the net does (batchNorm ${batchNorm})`, async () => {
     const dir = await Deno.makeTempDir({ prefix: "model_files_test" });
     const mlp = trainedNet(batchNorm);
