@@ -164,9 +164,11 @@ export function uninitializedTensor<R extends tf.Rank>(shape: number[]): tf.Tens
 
 /** A one-line description of the backend for logs. */
 export function describeBackend(info: BackendInfo): string {
-  return `tfjs ${info.version}, backend ${info.backend}${
-    info.backend === "wasm" ? `, SIMD ${info.simd ? "on" : "off"}` : ""
-  }, ${info.threads} thread${info.threads === 1 ? "" : "s"}`;
+  const simd = info.backend === "wasm" ? `, SIMD ${info.simd ? "on" : "off"}` : "";
+  const kernels = info.kernels ? `, own kernels${info.kernels.fusedMultiplyAdd ? " with FMA" : ""}` : "";
+  return `tfjs ${info.version}, backend ${info.backend}${simd}, ${info.threads} thread${
+    info.threads === 1 ? "" : "s"
+  }${kernels}`;
 }
 
 /**
