@@ -24,8 +24,6 @@
 
 /** Rows of A per main tile. */
 export const TILE_ROWS = 6;
-/** Columns of B per main tile (two 4-float vectors). */
-export const TILE_COLUMNS = 8;
 /** k per block: a 256×64 slice of B is 64 KiB, comfortably in L2. */
 export const K_BLOCK = 256;
 /** n per block: for the weight gradient (k = batch) a 64×512 slice of B is 128 KiB. */
