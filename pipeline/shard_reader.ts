@@ -15,6 +15,11 @@ export interface OpenSplitOptions {
    * manifest's and every value must be finite. A shard that fails throws {@linkcode CorruptShardError}.
    */
   verify?: boolean;
+  /**
+   * Read records with blocking calls: for a reader on a thread of its own (the batch loader's worker), where
+   * blocking costs nothing and a batch of 64 scattered records takes ~2 ms instead of 7-10 ms of async reads.
+   */
+  blockingReads?: boolean;
 }
 
 /** Raised when a shard's bytes are not what preprocessing wrote: another digest, or a value that is not finite. */
@@ -44,6 +49,7 @@ export class SplitReader {
   #shardStart: Uint32Array;
   /** Shards still to verify before first use (empty without `verify`). */
   #unverified: Set<number>;
+  #blockingReads: boolean;
   // Reads seek a shared file handle, so overlapping calls are queued, not interleaved.
   #queue: Promise<unknown> = Promise.resolve();
 
@@ -56,8 +62,10 @@ export class SplitReader {
     readonly labels: Uint8Array,
     files: Deno.FsFile[],
     verify: boolean,
+    blockingReads: boolean,
   ) {
     this.#files = files;
+    this.#blockingReads = blockingReads;
     this.#unverified = new Set(verify ? manifest.shards.keys() : []);
     this.#shardStart = new Uint32Array(manifest.shards.length + 1);
     manifest.shards.forEach((shard, i) => this.#shardStart[i + 1] = this.#shardStart[i] + shard.count);
@@ -103,7 +111,7 @@ export class SplitReader {
       files.forEach((file) => file.close());
       throw error;
     }
-    return new SplitReader(dir, manifest, labels, files, options.verify ?? false);
+    return new SplitReader(dir, manifest, labels, files, options.verify ?? false, options.blockingReads ?? false);
   }
 
   /** Copies record `index` into `into` (or a new array). */
@@ -184,8 +192,15 @@ export class SplitReader {
       }
       const inShard = Math.min(count - done, this.#shardStart[shard + 1] - index);
       const file = this.#files[shard];
-      await file.seek((index - this.#shardStart[shard]) * recordBytes, Deno.SeekMode.Start);
-      await readFull(file, bytes.subarray(done * recordBytes, (done + inShard) * recordBytes));
+      const at = (index - this.#shardStart[shard]) * recordBytes;
+      const target = bytes.subarray(done * recordBytes, (done + inShard) * recordBytes);
+      if (this.#blockingReads) {
+        file.seekSync(at, Deno.SeekMode.Start);
+        readFullSync(file, target);
+      } else {
+        await file.seek(at, Deno.SeekMode.Start);
+        await readFull(file, target);
+      }
       // Every value read is checked, verified shard or not: a NaN or Infinity never reaches a caller (one pass,
       // cheap beside the read).
       const values = into.subarray(done * this.recordSize, (done + inShard) * this.recordSize);
@@ -222,12 +237,20 @@ export function openSplit(dir: string, options?: OpenSplitOptions): Promise<Spli
 }
 
 async function readFull(file: Deno.FsFile, into: Uint8Array): Promise<void> {
-  let done = 0;
-  while (done < into.length) {
-    const n = await file.read(into.subarray(done, Math.min(into.length, done + READ_CHUNK)));
-    if (n === null) throw new SplitFormatError("shard ended early: the file is shorter than its manifest says");
-    done += n;
+  for (let done = 0; done < into.length;) {
+    done += endedEarlyUnless(await file.read(into.subarray(done, Math.min(into.length, done + READ_CHUNK))));
   }
+}
+
+function readFullSync(file: Deno.FsFile, into: Uint8Array): void {
+  for (let done = 0; done < into.length;) {
+    done += endedEarlyUnless(file.readSync(into.subarray(done, Math.min(into.length, done + READ_CHUNK))));
+  }
+}
+
+function endedEarlyUnless(read: number | null): number {
+  if (read === null) throw new SplitFormatError("shard ended early: the file is shorter than its manifest says");
+  return read;
 }
 
 const RERUN = "the cache is damaged; rerun `deno task preprocess` to rebuild it";

@@ -15,7 +15,8 @@ self.onmessage = async (event: MessageEvent) => {
   const { id, type } = event.data;
   try {
     if (type === "open") {
-      reader = await openSplit(event.data.dir, { verify: event.data.verify ?? false });
+      // This thread does nothing else: blocking reads are cheapest here.
+      reader = await openSplit(event.data.dir, { verify: event.data.verify ?? false, blockingReads: true });
       standardization = event.data.standardization;
       self.postMessage({ id });
     } else if (type === "load") {
