@@ -163,6 +163,12 @@ Deno.test("SplitReader serves overlapping reads correctly (they share one file h
   for (const [b, ix] of [[11, 3, 7], [0, 1, 2, 3], [9, 5]].entries()) {
     ix.forEach((i, k) => assert.deepEqual(batches[b].values.subarray(k * 64, (k + 1) * 64), expected[i]));
   }
+  // The batch loader's worker reads with blocking calls: the same records.
+  const blocking = await openSplit(join(out, "train"), { blockingReads: true });
+  const [spread, run] = await Promise.all([[11, 3, 7], [0, 1, 2, 3]].map((ix) => blocking.readBatch(ix)));
+  assert.deepEqual(spread.values, batches[0].values);
+  assert.deepEqual(run.values, batches[1].values);
+  blocking.close();
   await Deno.remove(dir, { recursive: true });
 });
 
