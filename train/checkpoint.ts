@@ -55,15 +55,9 @@ export class CheckpointError extends OptionNamingError {
   }
 }
 
-function concat(arrays: Float32Array[]): Uint8Array {
-  const total = arrays.reduce((n, a) => n + a.length, 0);
-  const out = new Float32Array(total);
-  let offset = 0;
-  for (const a of arrays) {
-    out.set(a, offset);
-    offset += a.length;
-  }
-  return new Uint8Array(out.buffer);
+/** The arrays' bytes, one part each, for a file that holds them one after another (never joined in memory). */
+function parts(arrays: Float32Array[]): Uint8Array[] {
+  return arrays.map((a) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
 }
 
 function split(bytes: Uint8Array, sizes: number[], path: string): Float32Array[] {
@@ -96,7 +90,8 @@ export function saveCheckpoint<C, H>(
     bestChanged: boolean;
   },
 ): Promise<void> {
-  return writeCheckpoint(dir, state, { ...data, optimizer: concat(data.optimizerSlots.flat()) });
+  // The slots are live state: copied now, the rest (copies already) written as they are.
+  return writeCheckpoint(dir, state, { ...data, optimizer: parts(data.optimizerSlots.flat().map((s) => s.slice())) });
 }
 
 async function writeCheckpoint<C, H>(
@@ -104,7 +99,7 @@ async function writeCheckpoint<C, H>(
   state: Omit<CheckpointState<C, H>, "files" | "sizes" | "formatVersion">,
   data: {
     tensors: Float32Array[];
-    optimizer: Uint8Array;
+    optimizer: Uint8Array[];
     optimizerSlots: Float32Array[][];
     best: Float32Array[] | null;
     bestChanged: boolean;
@@ -119,10 +114,10 @@ async function writeCheckpoint<C, H>(
     optimizer: `epoch-${tag}-optimizer.bin`,
     best: data.best ? (data.bestChanged || !previous?.files.best ? `best-${tag}.bin` : previous.files.best) : null,
   };
-  await writeFileAtomic(join(dir, files.tensors), concat(data.tensors));
+  await writeFileAtomic(join(dir, files.tensors), parts(data.tensors));
   await writeFileAtomic(join(dir, files.optimizer), data.optimizer);
   if (data.best && files.best !== previous?.files.best) {
-    await writeFileAtomic(join(dir, files.best!), concat(data.best));
+    await writeFileAtomic(join(dir, files.best!), parts(data.best));
   }
   const sizes = { tensors: data.tensors.map((t) => t.length), optimizerSlots: data.optimizerSlots.length };
   const full: CheckpointState<C, H> = { formatVersion: CHECKPOINT_VERSION, ...state, files, sizes };

@@ -1,0 +1,78 @@
+/**
+ * Whole training epochs on a real cache, beside PyTorch: part1 and part3 on 1,280 generated 227x227 records,
+ * through `train()` (the batch loader reading the shards each epoch, verification, progress, checkpoints),
+ * and through a PyTorch script written the way the course's reference is (experiments/pytorch_reference.py:
+ * the whole split read into memory with numpy and standardised first, then batches indexed out of it), with
+ * the same two threads, both allocator settings. Samples/s of epochs 2-3 (the first warms up). Part of
+ * `deno task bench`.
+ * @module
+ */
+import { join } from "node:path";
+import { initBackend, stopBackendThreads } from "../engine/mod.ts";
+import { makeTrainConfig, train } from "../train/mod.ts";
+import { preprocess } from "../pipeline/mod.ts";
+import { makeLabelledSet } from "../demo/mod.ts";
+import { findPython, PYTORCH_ALLOCATORS, runPython } from "./python.ts";
+
+/** The reference's way: everything in memory, standardised (std floored at 1/255 as ours), Adam 1e-3, batches of 64. */
+const PYTORCH_EPOCHS = `
+import json, sys, time, numpy as np, torch, torch.nn as nn
+cache, model, epochs = sys.argv[1], sys.argv[2], int(sys.argv[3])
+torch.set_num_threads(2); torch.manual_seed(1)
+m = json.load(open(f"{cache}/train/manifest.json"))
+x = np.concatenate([np.fromfile(f"{cache}/train/{s['file']}", "<f4") for s in m["shards"]])
+y = torch.from_numpy(np.fromfile(f"{cache}/train/labels.u8", np.uint8).astype(np.float32))
+x = torch.from_numpy(x.reshape(len(y), -1))
+x = (x - x.mean(0)) / x.std(0).clamp_min(1 / 255)
+hidden = {"part1": [5, 3], "part3": [1024, 2048, 2048, 1024]}[model]
+layers, width = [], x.shape[1]
+for h in hidden:
+    layers += [nn.Linear(width, h)] + ([nn.BatchNorm1d(h)] if model == "part3" else []) + [nn.ReLU()]
+    width = h
+net = nn.Sequential(*layers, nn.Linear(width, 1))
+optimizer, loss_fn = torch.optim.Adam(net.parameters(), lr=1e-3), nn.BCEWithLogitsLoss()
+rates = []
+for epoch in range(epochs):
+    started, order = time.time(), torch.randperm(len(x))
+    for i in range(0, len(x), 64):
+        batch = order[i:i + 64]
+        optimizer.zero_grad()
+        loss_fn(net(x[batch]).squeeze(1), y[batch]).backward()
+        optimizer.step()
+    rates.append(len(x) / (time.time() - started))
+print(" ".join(f"{r:.1f}" for r in rates))
+`;
+
+const EPOCHS = 3;
+
+if (import.meta.main) {
+  const dir = await Deno.makeTempDir({ prefix: "bench_epochs" });
+  try {
+    await makeLabelledSet(dir, { train: 1280, test: 64, width: 300, height: 240, seed: 3 });
+    const cache = join(dir, "cache");
+    await preprocess({ csvs: [join(dir, "train.csv"), join(dir, "test.csv")], out: cache, params: { size: 227 } });
+    await initBackend("wasm", { threads: 2 });
+    const torch = await findPython("torch, numpy");
+    console.log(
+      `training epochs on a cache of 1,280 generated 227x227 records, batch 64, 2 threads, epochs 2-${EPOCHS}:`,
+    );
+    for (const model of ["part1", "part3"]) {
+      const config = makeTrainConfig({ data: cache, out: join(dir, model), model, epochs: EPOCHS, valFraction: 0 });
+      const result = await train(config, { force: true });
+      const ours = result.history.slice(1).map((r) => r.samplesPerSecond.toFixed(1)).join(", ");
+      let line = `  ${model}: deno task train ${ours} samples/s`;
+      for (const allocator of torch ? PYTORCH_ALLOCATORS : []) {
+        const out = await runPython(torch!, PYTORCH_EPOCHS, [cache, model, String(EPOCHS)], {
+          OPENBLAS_NUM_THREADS: "2",
+          OMP_NUM_THREADS: "2",
+          ...allocator.env,
+        });
+        line += ` | PyTorch (${allocator.name.split(":")[0]}) ${out ? out.slice(1).join(", ") : "failed"}`;
+      }
+      console.log(line + (torch ? "" : " (no python3 here can import torch: PyTorch not measured)"));
+    }
+    stopBackendThreads();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
