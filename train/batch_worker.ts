@@ -4,11 +4,11 @@
  * @module
  */
 /// <reference lib="deno.worker" />
-import { openSplit, type SplitReader } from "../pipeline/mod.ts";
+import { openSplit } from "../pipeline/mod.ts";
 import type { Standardization } from "../model/mod.ts";
-import { assembleBatch } from "./batches.ts";
+import { assembleBatch, type RecordSource, splitInMemory } from "./batches.ts";
 
-let reader: SplitReader | null = null;
+let reader: RecordSource | null = null;
 let standardization: Standardization | undefined;
 
 self.onmessage = async (event: MessageEvent) => {
@@ -16,7 +16,8 @@ self.onmessage = async (event: MessageEvent) => {
   try {
     if (type === "open") {
       // This thread does nothing else: blocking reads are cheapest here.
-      reader = await openSplit(event.data.dir, { verify: event.data.verify ?? false, blockingReads: true });
+      const split = await openSplit(event.data.dir, { verify: event.data.verify ?? false, blockingReads: true });
+      reader = event.data.inMemory ? splitInMemory(split) : split;
       standardization = event.data.standardization;
       self.postMessage({ id });
     } else if (type === "load") {

@@ -1,5 +1,8 @@
 import assert from "node:assert/strict";
-import { splitTrainValidation } from "./batches.ts";
+import { join } from "node:path";
+import { splitInMemory, splitTrainValidation } from "./batches.ts";
+import { openSplit, preprocess } from "../pipeline/mod.ts";
+import { makeLabelledSet } from "../demo/mod.ts";
 
 const labels = Uint8Array.from({ length: 40 }, (_, i) => (i < 24 ? 0 : 1));
 
@@ -27,4 +30,33 @@ Deno.test("splitTrainValidation() keeps an image and its mirrored copy on the sa
   const limited = splitTrainValidation(pairs, { fraction: 0, seed: 2, groupSize: 2, limit: 9 });
   assert.equal(limited.train.length, 10); // whole pairs: 9 records round up to 5 images
   assert.throws(() => splitTrainValidation(labels.subarray(0, 39), { fraction: 0, seed: 1, groupSize: 2 }), RangeError);
+});
+
+Deno.test("splitInMemory() serves the batches the shards do, reading each record from its shard once", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "batches_test" });
+  await makeLabelledSet(dir, { train: 20, test: 4, width: 24, height: 20, seed: 2 });
+  await preprocess({
+    csvs: [join(dir, "train.csv"), join(dir, "test.csv")],
+    out: join(dir, "cache"),
+    params: { size: 16 },
+    shardSize: 6,
+  });
+  using reader = await openSplit(join(dir, "cache", "train"));
+  let reads = 0;
+  const counted = Object.assign(Object.create(reader), {
+    readBatch: (indices: ArrayLike<number>) => {
+      reads += indices.length;
+      return reader.readBatch(indices);
+    },
+  }) as typeof reader;
+  const memory = splitInMemory(counted);
+  for (const indices of [[3, 17, 0, 9], [9, 3, 12, 19, 4], [0, 1, 2, 3, 4, 5, 6]]) {
+    const [fromShards, fromMemory] = await Promise.all([reader.readBatch(indices), memory.readBatch(indices)]);
+    assert.deepEqual(fromMemory.values, fromShards.values);
+    assert.deepEqual(fromMemory.labels, fromShards.labels);
+    assert.deepEqual(Array.from(fromMemory.indices), indices);
+  }
+  assert.equal(reads, 11, "each of the 11 distinct records read from its shard once");
+  await assert.rejects(() => memory.readBatch([20]), RangeError);
+  await Deno.remove(dir, { recursive: true });
 });

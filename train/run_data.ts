@@ -54,14 +54,21 @@ export async function openData(config: TrainConfig, verify: boolean): Promise<Ru
       stats = new Float32Array(bytes.buffer, bytes.byteOffset, bytes.length / 4);
       standardization = standardizationFromStats(stats, inputSize, stdFloorFor(manifest.scale));
     }
-    const load = async (name: string) => {
-      const loader = await BatchLoader.create(join(config.data, name), inputSize, { standardization, verify });
+    const limit = inMemoryLimit();
+    const load = async (name: string, reader: SplitReader, everyEpoch: boolean) => {
+      // Splits read every epoch are held in the loader's memory as they are read, when they fit.
+      const inMemory = everyEpoch && reader.count * reader.recordSize * 4 <= limit;
+      const loader = await BatchLoader.create(join(config.data, name), inputSize, {
+        standardization,
+        verify,
+        inMemory,
+      });
       loaders.push(loader);
       return loader;
     };
-    const trainLoader = await load("train");
-    const testLoader = await load("test");
-    const validationLoader = validationSplit ? await load(config.valSplit!) : trainLoader;
+    const trainLoader = await load("train", trainSplit, true);
+    const testLoader = await load("test", testSplit, false);
+    const validationLoader = validationSplit ? await load(config.valSplit!, validationSplit, true) : trainLoader;
     const split = splitTrainValidation(trainSplit.labels, {
       fraction: validationSplit ? 0 : config.valFraction,
       seed: config.seed,
@@ -92,6 +99,18 @@ export async function openData(config: TrainConfig, verify: boolean): Promise<Ru
   } catch (error) {
     close();
     throw error;
+  }
+}
+
+/**
+ * How big a split the batch loader may hold in memory: a quarter of the machine's memory, at most 4 GiB
+ * (1 GiB when the memory cannot be read). Bigger splits are read from their shards every epoch.
+ */
+function inMemoryLimit(): number {
+  try {
+    return Math.min(4 * 2 ** 30, Deno.systemMemoryInfo().total / 4);
+  } catch {
+    return 2 ** 30;
   }
 }
 
