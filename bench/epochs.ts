@@ -3,7 +3,7 @@
  * through `train()` (the batch loader reading the shards each epoch, verification, progress, checkpoints),
  * and through a PyTorch script written the way the course's reference is (experiments/pytorch_reference.py:
  * the whole split read into memory with numpy and standardised first, then batches indexed out of it), with
- * the same two threads, both allocator settings. Samples/s of epochs 2-3 (the first warms up). Part of
+ * the same two threads, both allocator settings. Samples/s of epochs 2-4 (the first warms up: it reads and verifies the shards). Part of
  * `deno task bench`.
  * @module
  */
@@ -43,7 +43,7 @@ for epoch in range(epochs):
 print(" ".join(f"{r:.1f}" for r in rates))
 `;
 
-const EPOCHS = 3;
+const EPOCHS = 4;
 
 if (import.meta.main) {
   const dir = await Deno.makeTempDir({ prefix: "bench_epochs" });
@@ -60,7 +60,7 @@ if (import.meta.main) {
       const config = makeTrainConfig({ data: cache, out: join(dir, model), model, epochs: EPOCHS, valFraction: 0 });
       const result = await train(config, { force: true });
       const ours = result.history.slice(1).map((r) => r.samplesPerSecond.toFixed(1)).join(", ");
-      let line = `  ${model}: deno task train ${ours} samples/s`;
+      let line = `  ${model}: ours (train()) ${ours} samples/s`;
       for (const allocator of torch ? PYTORCH_ALLOCATORS : []) {
         const out = await runPython(torch!, PYTORCH_EPOCHS, [cache, model, String(EPOCHS)], {
           OPENBLAS_NUM_THREADS: "2",
