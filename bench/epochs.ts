@@ -10,8 +10,7 @@
 import { join } from "node:path";
 import { initBackend, stopBackendThreads } from "../engine/mod.ts";
 import { makeTrainConfig, train } from "../train/mod.ts";
-import { preprocess } from "../pipeline/mod.ts";
-import { makeLabelledSet } from "../demo/mod.ts";
+import { makeLabelledCache } from "../demo/mod.ts";
 import { findPython, PYTORCH_ALLOCATORS, runPython } from "./python.ts";
 
 /** The reference's way: everything in memory, standardised (std floored at 1/255 as ours), Adam 1e-3, batches of 64. */
@@ -48,9 +47,9 @@ const EPOCHS = 4;
 if (import.meta.main) {
   const dir = await Deno.makeTempDir({ prefix: "bench_epochs" });
   try {
-    await makeLabelledSet(dir, { train: 1280, test: 64, width: 300, height: 240, seed: 3 });
-    const cache = join(dir, "cache");
-    await preprocess({ csvs: [join(dir, "train.csv"), join(dir, "test.csv")], out: cache, params: { size: 227 } });
+    const { cache } = await makeLabelledCache(dir, { train: 1280, test: 64, width: 300, height: 240, seed: 3 }, {
+      params: { size: 227 },
+    });
     await initBackend("wasm", { threads: 2 });
     const torch = await findPython("torch, numpy");
     console.log(

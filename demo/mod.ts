@@ -7,6 +7,7 @@ export {
   encodeJpeg,
   type FixtureRecord,
   type LabelledSetOptions,
+  makeLabelledCache,
   makeLabelledSet,
   renderTaskImage,
 } from "./synthetic_set.ts";

@@ -6,6 +6,7 @@
  */
 import { join } from "node:path";
 import { loadSharp, seededRandom, toCsv } from "../lib/mod.ts";
+import { preprocess, type PreprocessOptions } from "../pipeline/mod.ts";
 
 /** Options for {@linkcode makeLabelledSet}. */
 export interface LabelledSetOptions {
@@ -93,4 +94,19 @@ export async function makeLabelledSet(
     result[split] = records;
   }
   return result;
+}
+
+/**
+ * A labelled set written under `dir` ({@linkcode makeLabelledSet}) and preprocessed into `dir/cache` (its train
+ * and test splits): what tests and benchmarks that train start from. Returns the set's records and the cache.
+ */
+export async function makeLabelledCache(
+  dir: string,
+  set: LabelledSetOptions,
+  options: Pick<PreprocessOptions, "params" | "shardSize"> = {},
+): Promise<{ train: FixtureRecord[]; test: FixtureRecord[]; cache: string }> {
+  const records = await makeLabelledSet(dir, set);
+  const cache = join(dir, "cache");
+  await preprocess({ csvs: [join(dir, "train.csv"), join(dir, "test.csv")], out: cache, ...options });
+  return { ...records, cache };
 }

@@ -84,6 +84,33 @@ export function chunkRanges(inputSize: number): [number, number][] {
 }
 
 /**
+ * Writes the transpose of `source`, a dense row-major [rows × columns] matrix, into `target` ([columns ×
+ * rows]), each value times `columnScale[column]` when given (the product rounded to float32 once), in 64 × 64
+ * tiles so that both sides stay in cache (a plain loop strides a whole row per write). The saved model's
+ * kernel is [in, out], the engine's chunks [out, chunk]: saving and loading go through here.
+ */
+export function transposeInto(
+  source: Float32Array,
+  rows: number,
+  columns: number,
+  target: Float32Array,
+  columnScale?: Float32Array,
+): void {
+  const TILE = 64;
+  for (let r0 = 0; r0 < rows; r0 += TILE) {
+    const r1 = Math.min(rows, r0 + TILE);
+    for (let c0 = 0; c0 < columns; c0 += TILE) {
+      const c1 = Math.min(columns, c0 + TILE);
+      for (let r = r0; r < r1; r++) {
+        const row = r * columns;
+        if (columnScale) { for (let c = c0; c < c1; c++) target[c * rows + r] = source[row + c] * columnScale[c]; }
+        else for (let c = c0; c < c1; c++) target[c * rows + r] = source[row + c];
+      }
+    }
+  }
+}
+
+/**
  * Builds a net with seeded initialisation: He normal (std sqrt(2/fan_in)) for
  * the ReLU layers, Glorot normal for the sigmoid output, zero biases, BatchNorm
  * at gamma 1, beta 0.

@@ -48,4 +48,5 @@ export {
   type StepOptions,
   type StepResult,
   trainStep,
+  transposeInto,
 } from "./mlp.ts";

@@ -179,12 +179,9 @@ export function describeBackend(info: BackendInfo): string {
 export function tensorMemory(tensor: tf.Tensor): Float32Array {
   const backend = tf.backend();
   if (tf.getBackend() === "wasm") {
-    const wasm = backend as BackendWasm;
     // deno-lint-ignore no-explicit-any
-    const { memoryOffset } = (wasm as any).dataIdMap.get(tensor.dataId);
-    // deno-lint-ignore no-explicit-any
-    const heap: Float32Array = (wasm.wasm as any).HEAPF32;
-    return new Float32Array(heap.buffer, memoryOffset, tensor.size);
+    const heap: Float32Array = ((backend as BackendWasm).wasm as any).HEAPF32;
+    return new Float32Array(heap.buffer, tensorPointer(tensor), tensor.size);
   }
   // deno-lint-ignore no-explicit-any
   const values = (backend as any).data.get(tensor.dataId).values;

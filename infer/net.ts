@@ -6,7 +6,7 @@
  * pass runs about four times as fast. Same weights, same answers to float rounding (tested).
  * @module
  */
-import { BN_EPSILON, chunkRanges, type DenseLayer, type Mlp, tensorMemory, tf } from "../engine/mod.ts";
+import { BN_EPSILON, chunkRanges, type DenseLayer, type Mlp, tensorMemory, tf, transposeInto } from "../engine/mod.ts";
 import type { ModelFiles } from "../model/mod.ts";
 
 /** One layer of the saved Sequential topology, as much of it as is read here. */
@@ -65,7 +65,13 @@ export function netFromModelFiles(files: ModelFiles): Mlp | null {
   for (const [l, layer] of layers.entries()) {
     const kernel = get(`dense_${l + 1}/kernel`);
     for (const [c, [a, b]] of chunkRanges(layer.inputSize).entries()) {
-      transposeInto(kernel, layer.outputSize, a, b, tensorMemory(layer.weights[c]));
+      // Rows [a, b) of the kernel [in, out] become the chunk [out, b - a].
+      transposeInto(
+        kernel.subarray(a * layer.outputSize, b * layer.outputSize),
+        b - a,
+        layer.outputSize,
+        tensorMemory(layer.weights[c]),
+      );
     }
     if (layer.bias) {
       tensorMemory(layer.bias).set(values.get(`dense_${l + 1}/bias`) ?? new Float32Array(layer.outputSize));
@@ -79,24 +85,6 @@ export function netFromModelFiles(files: ModelFiles): Mlp | null {
     }
   }
   return { spec: { inputSize, hidden, batchNorm, dropout: 0 }, layers };
-}
-
-/**
- * Rows [a, b) of a Keras kernel [in, out] (row-major), written as the [out, b - a] chunk the engine keeps,
- * in 64 × 64 blocks so that both sides stay in cache (a plain loop strides 4 KB per write).
- */
-function transposeInto(kernel: Float32Array, out: number, a: number, b: number, target: Float32Array): void {
-  const width = b - a;
-  for (let j0 = a; j0 < b; j0 += 64) {
-    const j1 = Math.min(b, j0 + 64);
-    for (let o0 = 0; o0 < out; o0 += 64) {
-      const o1 = Math.min(out, o0 + 64);
-      for (let j = j0; j < j1; j++) {
-        const row = j * out, column = j - a;
-        for (let o = o0; o < o1; o++) target[o * width + column] = kernel[row + o];
-      }
-    }
-  }
 }
 
 /** The net's shape, when the topology is the chain the project writes; null otherwise. */

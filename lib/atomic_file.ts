@@ -16,12 +16,16 @@ export function isTemporaryName(name: string): boolean {
   return /^\..+\.tmp-\d+-[0-9a-f]{8}$/.test(name);
 }
 
-/** Writes `data` (or its parts, one after another, never joined in memory) to `path` atomically. */
-export async function writeFileAtomic(path: string, data: Uint8Array | Uint8Array[]): Promise<void> {
+/**
+ * Writes `data` (or its parts, one after another, never joined in memory) to `path` atomically; typed arrays
+ * are written as their bytes.
+ */
+export async function writeFileAtomic(path: string, data: ArrayBufferView | ArrayBufferView[]): Promise<void> {
   const temporary = temporaryPathFor(path);
   try {
     using file = await Deno.open(temporary, { write: true, createNew: true });
-    for (const part of Array.isArray(data) ? data : [data]) {
+    for (const view of Array.isArray(data) ? data : [data]) {
+      const part = new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
       let written = 0;
       while (written < part.length) written += await file.write(part.subarray(written));
     }

@@ -5,9 +5,9 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { encodeJpeg, makeLabelledSet, renderTaskImage } from "../demo/mod.ts";
+import { encodeJpeg, makeLabelledCache, renderTaskImage } from "../demo/mod.ts";
 import { seededRandom } from "../lib/mod.ts";
-import { openSplit, preprocess } from "../pipeline/mod.ts";
+import { openSplit } from "../pipeline/mod.ts";
 import { initBackend, tf } from "../engine/mod.ts";
 import { makeTrainConfig, train } from "../train/mod.ts";
 import { loadLayersModel } from "../model/mod.ts";
@@ -17,10 +17,7 @@ await initBackend("wasm");
 
 Deno.test("preprocess -> train -> classify: classify() repeats the model's preprocessing (20x20, raw scale) and matches its prediction on the cache", async () => {
   const dir = await Deno.makeTempDir({ prefix: "classify_test" });
-  const { test } = await makeLabelledSet(dir, { train: 120, test: 20, width: 40, height: 30, seed: 4 });
-  await preprocess({
-    csvs: [join(dir, "train.csv"), join(dir, "test.csv")],
-    out: join(dir, "cache"),
+  const { test } = await makeLabelledCache(dir, { train: 120, test: 20, width: 40, height: 30, seed: 4 }, {
     params: { size: 20, scale: "raw" },
   });
   await train(makeTrainConfig({

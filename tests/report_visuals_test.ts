@@ -6,8 +6,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { makeLabelledSet } from "../demo/mod.ts";
-import { preprocess } from "../pipeline/mod.ts";
+import { makeLabelledCache } from "../demo/mod.ts";
 import { initBackend } from "../engine/mod.ts";
 import { makeTrainConfig, type PredictionRow, readPredictions, train } from "../train/mod.ts";
 import { readReportRun, renderReport } from "../experiments/mod.ts";
@@ -47,12 +46,7 @@ Deno.test("rocChart() draws one point per distinct threshold, from (0,0) to (1,1
 
 Deno.test("the report shows a run's ROC, histogram, galleries and first-layer units, self-contained", async () => {
   const dir = await Deno.makeTempDir({ prefix: "report_visuals_test" });
-  await makeLabelledSet(dir, { train: 120, test: 40, width: 24, height: 24, seed: 17 });
-  await preprocess({
-    csvs: [join(dir, "train.csv"), join(dir, "test.csv")],
-    out: join(dir, "cache"),
-    params: { size: 16 },
-  });
+  await makeLabelledCache(dir, { train: 120, test: 40, width: 24, height: 24, seed: 17 }, { params: { size: 16 } });
   const out = join(dir, "part1");
   await train(makeTrainConfig({ data: join(dir, "cache"), out, epochs: 3, batchSize: 16, lr: 0.01 }));
   // The photo of the most confidently right test record is gone: the report falls back to its cached record.
@@ -95,12 +89,7 @@ Deno.test({
   ignore: CHROMIUM === undefined,
   async fn() {
     const dir = await Deno.makeTempDir({ prefix: "report_visuals_test" });
-    await makeLabelledSet(dir, { train: 120, test: 20, width: 24, height: 24, seed: 19 });
-    await preprocess({
-      csvs: [join(dir, "train.csv"), join(dir, "test.csv")],
-      out: join(dir, "cache"),
-      params: { size: 16 },
-    });
+    await makeLabelledCache(dir, { train: 120, test: 20, width: 24, height: 24, seed: 19 }, { params: { size: 16 } });
     const cli = fileURLToPath(new URL("../train/lr_find_cli.ts", import.meta.url));
     const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
       args: [

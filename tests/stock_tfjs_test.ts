@@ -6,8 +6,8 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { makeLabelledSet } from "../demo/mod.ts";
-import { openSplit, preprocess } from "../pipeline/mod.ts";
+import { makeLabelledCache } from "../demo/mod.ts";
+import { openSplit } from "../pipeline/mod.ts";
 import { initBackend, tf } from "../engine/mod.ts";
 import { computeMetrics, makeTrainConfig, train } from "../train/mod.ts";
 import { loadClassifier } from "../infer/mod.ts";
@@ -34,10 +34,7 @@ const cases = [
 for (const c of cases) {
   Deno.test(`stock tfjs and classify() agree on cached records (${c.name})`, async () => {
     const dir = await Deno.makeTempDir({ prefix: "stock_tfjs_test" });
-    await makeLabelledSet(dir, { train: 120, test: 40, width: 40, height: 30, seed: 12 });
-    await preprocess({
-      csvs: [join(dir, "train.csv"), join(dir, "test.csv")],
-      out: join(dir, "cache"),
+    await makeLabelledCache(dir, { train: 120, test: 40, width: 40, height: 30, seed: 12 }, {
       params: { size: 24, scale: c.scale },
     });
     const out = join(dir, "model");

@@ -1,8 +1,7 @@
 import { fileURLToPath } from "node:url";
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { makeLabelledSet } from "../demo/mod.ts";
-import { preprocess } from "../pipeline/mod.ts";
+import { makeLabelledCache } from "../demo/mod.ts";
 
 const CLI = fileURLToPath(new URL("../train/cli.ts", import.meta.url));
 
@@ -52,12 +51,7 @@ Deno.test("train CLI: usage errors exit 2 with the help text, other failures 1, 
 
 Deno.test("train CLI: --preset course refuses a unit-scale cache and says how to make a raw one", async () => {
   const dir = await Deno.makeTempDir({ prefix: "train_cli_test" });
-  await makeLabelledSet(dir, { train: 8, test: 4, width: 16, height: 16 });
-  await preprocess({
-    csvs: [join(dir, "train.csv"), join(dir, "test.csv")],
-    out: join(dir, "cache"),
-    params: { size: 8 },
-  });
+  await makeLabelledCache(dir, { train: 8, test: 4, width: 16, height: 16 }, { params: { size: 8 } });
   const { code, stderr } = await run(["--data", join(dir, "cache"), "--out", join(dir, "m"), "--preset", "course"]);
   assert.equal(code, 2);
   assert.match(
@@ -69,12 +63,7 @@ Deno.test("train CLI: --preset course refuses a unit-scale cache and says how to
 
 Deno.test("train CLI: --threads 2 trains on tfjs' threaded build, learns as one thread does, and exits", async () => {
   const dir = await Deno.makeTempDir({ prefix: "train_cli_test" });
-  await makeLabelledSet(dir, { train: 120, test: 40, width: 24, height: 24, seed: 4 });
-  await preprocess({
-    csvs: [join(dir, "train.csv"), join(dir, "test.csv")],
-    out: join(dir, "cache"),
-    params: { size: 72 }, // 5,184 inputs: two column chunks, as the real first layer has
-  });
+  await makeLabelledCache(dir, { train: 120, test: 40, width: 24, height: 24, seed: 4 }, { params: { size: 72 } }); // 5,184 inputs: two column chunks, as the real first layer has
   const common = ["--data", join(dir, "cache"), "--hidden", "32,16", "--batch-norm", "--epochs", "2"];
   const records = [];
   for (const threads of ["1", "2"]) {

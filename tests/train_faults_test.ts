@@ -6,8 +6,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { makeLabelledSet } from "../demo/mod.ts";
-import { preprocess } from "../pipeline/mod.ts";
+import { makeLabelledCache } from "../demo/mod.ts";
 
 const CLI = fileURLToPath(new URL("../train/cli.ts", import.meta.url));
 const PERMISSIONS = ["--allow-read", "--allow-write", "--allow-ffi", "--allow-env", "--allow-sys", "--allow-run=git"];
@@ -15,12 +14,7 @@ const PERMISSIONS = ["--allow-read", "--allow-write", "--allow-ffi", "--allow-en
 /** A cache of 72x72 records, and training flags whose checkpoint (~45 MB) takes a while to write. */
 async function setUp(): Promise<{ dir: string; flags: (out: string, epochs: number) => string[] }> {
   const dir = await Deno.makeTempDir({ prefix: "train_faults_test" });
-  await makeLabelledSet(dir, { train: 320, test: 40, width: 72, height: 72, seed: 8 });
-  await preprocess({
-    csvs: [join(dir, "train.csv"), join(dir, "test.csv")],
-    out: join(dir, "cache"),
-    params: { size: 72 },
-  });
+  await makeLabelledCache(dir, { train: 320, test: 40, width: 72, height: 72, seed: 8 }, { params: { size: 72 } });
   const flags = (out: string, epochs: number) => [
     "--data",
     join(dir, "cache"),

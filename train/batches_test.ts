@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { splitInMemory, splitTrainValidation } from "./batches.ts";
-import { openSplit, preprocess } from "../pipeline/mod.ts";
-import { makeLabelledSet } from "../demo/mod.ts";
+import { openSplit } from "../pipeline/mod.ts";
+import { makeLabelledCache } from "../demo/mod.ts";
 
 const labels = Uint8Array.from({ length: 40 }, (_, i) => (i < 24 ? 0 : 1));
 
@@ -34,10 +34,7 @@ Deno.test("splitTrainValidation() keeps an image and its mirrored copy on the sa
 
 Deno.test("splitInMemory() serves the batches the shards do, reading each record from its shard once", async () => {
   const dir = await Deno.makeTempDir({ prefix: "batches_test" });
-  await makeLabelledSet(dir, { train: 20, test: 4, width: 24, height: 20, seed: 2 });
-  await preprocess({
-    csvs: [join(dir, "train.csv"), join(dir, "test.csv")],
-    out: join(dir, "cache"),
+  await makeLabelledCache(dir, { train: 20, test: 4, width: 24, height: 20, seed: 2 }, {
     params: { size: 16 },
     shardSize: 6,
   });

@@ -55,11 +55,6 @@ export class CheckpointError extends OptionNamingError {
   }
 }
 
-/** The arrays' bytes, one part each, for a file that holds them one after another (never joined in memory). */
-function parts(arrays: Float32Array[]): Uint8Array[] {
-  return arrays.map((a) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
-}
-
 function split(bytes: Uint8Array, sizes: number[], path: string): Float32Array[] {
   const total = sizes.reduce((a, b) => a + b, 0);
   if (bytes.length !== total * 4) {
@@ -91,7 +86,8 @@ export function saveCheckpoint<C, H>(
   },
 ): Promise<void> {
   // The slots are live state: copied now, the rest (copies already) written as they are.
-  return writeCheckpoint(dir, state, { ...data, optimizer: parts(data.optimizerSlots.flat().map((s) => s.slice())) });
+  const slots = data.optimizerSlots;
+  return writeCheckpoint(dir, state, { ...data, optimizer: slots.flat().map((s) => s.slice()), slots: slots.length });
 }
 
 async function writeCheckpoint<C, H>(
@@ -99,8 +95,10 @@ async function writeCheckpoint<C, H>(
   state: Omit<CheckpointState<C, H>, "files" | "sizes" | "formatVersion">,
   data: {
     tensors: Float32Array[];
-    optimizer: Uint8Array[];
-    optimizerSlots: Float32Array[][];
+    /** The optimizer's slots, [slot][parameter] flattened, copied. */
+    optimizer: Float32Array[];
+    /** How many slots. */
+    slots: number;
     best: Float32Array[] | null;
     bestChanged: boolean;
   },
@@ -114,12 +112,12 @@ async function writeCheckpoint<C, H>(
     optimizer: `epoch-${tag}-optimizer.bin`,
     best: data.best ? (data.bestChanged || !previous?.files.best ? `best-${tag}.bin` : previous.files.best) : null,
   };
-  await writeFileAtomic(join(dir, files.tensors), parts(data.tensors));
+  await writeFileAtomic(join(dir, files.tensors), data.tensors);
   await writeFileAtomic(join(dir, files.optimizer), data.optimizer);
   if (data.best && files.best !== previous?.files.best) {
-    await writeFileAtomic(join(dir, files.best!), parts(data.best));
+    await writeFileAtomic(join(dir, files.best!), data.best);
   }
-  const sizes = { tensors: data.tensors.map((t) => t.length), optimizerSlots: data.optimizerSlots.length };
+  const sizes = { tensors: data.tensors.map((t) => t.length), optimizerSlots: data.slots };
   const full: CheckpointState<C, H> = { formatVersion: CHECKPOINT_VERSION, ...state, files, sizes };
   await writeTextFileAtomic(join(dir, STATE_FILE), JSON.stringify(full, null, 1) + "\n");
   const keep = new Set([STATE_FILE, files.tensors, files.optimizer, files.best]);

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { makeLabelledSet } from "../demo/mod.ts";
+import { makeLabelledCache } from "../demo/mod.ts";
 import { CorruptShardError, preprocess, SplitFormatError } from "../pipeline/mod.ts";
 import { initBackend } from "../engine/mod.ts";
 import { acquireLock, LockedError, OptionError } from "../lib/mod.ts";
@@ -17,12 +17,7 @@ await initBackend("wasm");
 /** A cached, learnable fixture: 16x16 gray, top-bright = dog. */
 async function cache(size = 16) {
   const dir = await Deno.makeTempDir({ prefix: "train_test" });
-  await makeLabelledSet(dir, { train: 160, test: 60, width: 24, height: 24, seed: 11 });
-  await preprocess({
-    csvs: [join(dir, "train.csv"), join(dir, "test.csv")],
-    out: join(dir, "cache"),
-    params: { size },
-  });
+  await makeLabelledCache(dir, { train: 160, test: 60, width: 24, height: 24, seed: 11 }, { params: { size } });
   return dir;
 }
 

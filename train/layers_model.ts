@@ -8,7 +8,16 @@
  * W·((x - μ)·s) + b = (W·s)·x + (b - (W·s)·μ), with s = 1/σ per input.
  * @module
  */
-import { BN_EPSILON, BN_MOMENTUM, type DenseLayer, emptyTensor, type Mlp, tensorMemory, tf } from "../engine/mod.ts";
+import {
+  BN_EPSILON,
+  BN_MOMENTUM,
+  type DenseLayer,
+  emptyTensor,
+  type Mlp,
+  tensorMemory,
+  tf,
+  transposeInto,
+} from "../engine/mod.ts";
 import type { Standardization } from "../model/mod.ts";
 
 /** Options of {@linkcode toLayersModel}. */
@@ -79,36 +88,29 @@ export function toLayersModel(mlp: Mlp, options: LayersModelOptions = {}): tf.La
 }
 
 /**
- * Writes the layer's weight as Keras keeps it, [in, out], into `kernel`, with each input's column scaled
- * by `scale` when given (each product rounded to float32 once). Transposed here in tiles, from the chunks'
- * memory to the kernel's: tfjs' transpose of part3's first layer takes 0.5-0.6 s, this about half of that.
+ * Writes the layer's weight as Keras keeps it, [in, out], into `kernel`, each input's column scaled by `scale`
+ * when given, straight from the chunks' memory: tfjs' transpose of part3's first layer takes 0.5-0.6 s, this
+ * about half of that.
  */
 function writeKerasKernel(layer: DenseLayer, kernel: Float32Array, scale?: Float32Array): void {
-  const outputs = layer.outputSize;
-  const TILE = 64;
   let first = 0; // the chunk's first input
   for (const chunk of layer.weights) {
     const width = chunk.shape[1];
-    const values = tensorMemory(chunk);
-    for (let o0 = 0; o0 < outputs; o0 += TILE) {
-      const o1 = Math.min(outputs, o0 + TILE);
-      for (let j0 = 0; j0 < width; j0 += TILE) {
-        const j1 = Math.min(width, j0 + TILE);
-        for (let o = o0; o < o1; o++) {
-          const row = o * width;
-          for (let j = j0; j < j1; j++) {
-            kernel[(first + j) * outputs + o] = scale ? values[row + j] * scale[first + j] : values[row + j];
-          }
-        }
-      }
-    }
+    // The chunk [out, width] becomes rows [first, first + width) of the kernel.
+    transposeInto(
+      tensorMemory(chunk),
+      layer.outputSize,
+      width,
+      kernel.subarray(first * layer.outputSize, (first + width) * layer.outputSize),
+      scale?.subarray(first, first + width),
+    );
     first += width;
   }
 }
 
 /**
  * The first layer's folding: the scale 1/σ per input, and the shift (W·s)·μ per unit, summed in float64
- * from the float32-rounded scaled weights (as {@linkcode kerasKernel} rounds them) so that the folded
+ * from the float32-rounded scaled weights (as {@linkcode writeKerasKernel} rounds them) so that the folded
  * layer's own algebra is exact.
  */
 function foldStandardization(layer: DenseLayer, standardization: Standardization): {

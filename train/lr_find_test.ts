@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { makeLabelledSet } from "../demo/mod.ts";
-import { preprocess } from "../pipeline/mod.ts";
+import { makeLabelledCache } from "../demo/mod.ts";
 import { initBackend } from "../engine/mod.ts";
 import { makeTrainConfig } from "./config.ts";
 import { lrFind, type LrFindPoint, SKIP, suggest } from "./lr_find.ts";
@@ -29,12 +28,7 @@ Deno.test("suggest() reads the steepest fall before the minimum, and a tenth of 
 
 Deno.test("lrFind() grows the lr exponentially, stops once the loss blows up, and leaves nothing behind", async () => {
   const dir = await Deno.makeTempDir({ prefix: "lr_find_test" });
-  await makeLabelledSet(dir, { train: 160, test: 20, width: 24, height: 24, seed: 13 });
-  await preprocess({
-    csvs: [join(dir, "train.csv"), join(dir, "test.csv")],
-    out: join(dir, "cache"),
-    params: { size: 16 },
-  });
+  await makeLabelledCache(dir, { train: 160, test: 20, width: 24, height: 24, seed: 13 }, { params: { size: 16 } });
   const before = [...Deno.readDirSync(join(dir, "cache", "train"))].map((e) => e.name).sort();
   const config = makeTrainConfig({
     data: join(dir, "cache"),
