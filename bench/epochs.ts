@@ -1,9 +1,8 @@
 /**
  * Whole training epochs on a real cache, beside PyTorch: part1 and part3 on 1,280 generated 227x227 records,
- * through `train()` (the batch loader reading the shards each epoch, verification, progress, checkpoints),
- * and through a PyTorch script written the way the course's reference is (experiments/pytorch_reference.py:
- * the whole split read into memory with numpy and standardised first, then batches indexed out of it), with
- * the same two threads, both allocator settings. Samples/s of epochs 2-4 (the first warms up: it reads and verifies the shards). Part of
+ * through `train()` (the batch loader, verification, checkpoints: what `deno task train` runs), and through a
+ * PyTorch user's loop over the same cache (the split read whole into memory with numpy, standardised like ours,
+ * batches indexed out of it), with the same two threads, both allocator settings. Samples/s of epochs 2-4 (the first warms up: it reads and verifies the shards). Part of
  * `deno task bench`.
  * @module
  */
@@ -11,10 +10,14 @@ import { join } from "node:path";
 import { initBackend, stopBackendThreads } from "../engine/mod.ts";
 import { makeTrainConfig, train } from "../train/mod.ts";
 import { makeLabelledCache } from "../demo/mod.ts";
-import { findPython, PYTORCH_ALLOCATORS, runPython } from "./python.ts";
+import { findPython, PYTORCH_ALLOCATORS, PYTORCH_NET, runPython } from "./python.ts";
 
-/** The reference's way: everything in memory, standardised (std floored at 1/255 as ours), Adam 1e-3, batches of 64. */
-const PYTORCH_EPOCHS = `
+/**
+ * A PyTorch user's loop over the cache: the split read whole into memory with numpy (as
+ * experiments/pytorch_reference.py reads it), standardised per pixel as ours is (std floored at 1/255), Adam
+ * 1e-3, shuffled batches of 64 indexed out of it.
+ */
+const PYTORCH_EPOCHS = `${PYTORCH_NET}
 import json, sys, time, numpy as np, torch, torch.nn as nn
 cache, model, epochs = sys.argv[1], sys.argv[2], int(sys.argv[3])
 torch.set_num_threads(2); torch.manual_seed(1)
@@ -23,12 +26,7 @@ x = np.concatenate([np.fromfile(f"{cache}/train/{s['file']}", "<f4") for s in m[
 y = torch.from_numpy(np.fromfile(f"{cache}/train/labels.u8", np.uint8).astype(np.float32))
 x = torch.from_numpy(x.reshape(len(y), -1))
 x = (x - x.mean(0)) / x.std(0).clamp_min(1 / 255)
-hidden = {"part1": [5, 3], "part3": [1024, 2048, 2048, 1024]}[model]
-layers, width = [], x.shape[1]
-for h in hidden:
-    layers += [nn.Linear(width, h)] + ([nn.BatchNorm1d(h)] if model == "part3" else []) + [nn.ReLU()]
-    width = h
-net = nn.Sequential(*layers, nn.Linear(width, 1))
+net = make_net(model, x.shape[1])
 optimizer, loss_fn = torch.optim.Adam(net.parameters(), lr=1e-3), nn.BCEWithLogitsLoss()
 rates = []
 for epoch in range(epochs):

@@ -46,3 +46,17 @@ export const PYTORCH_ALLOCATORS: { name: string; env: Record<string, string> }[]
   },
   { name: "default glibc", env: {} },
 ];
+
+/**
+ * Python defining `make_net(model, inputs)`: the preset as a PyTorch user writes it (Linear, BatchNorm1d for
+ * part3, ReLU; a Linear output read as logits), for the training benches to put in front of their scripts.
+ */
+export const PYTORCH_NET = `
+import torch.nn as nn
+def make_net(model, inputs):
+    layers, width = [], inputs
+    for h in {"part1": [5, 3], "part3": [1024, 2048, 2048, 1024]}[model]:
+        layers += [nn.Linear(width, h)] + ([nn.BatchNorm1d(h)] if model == "part3" else []) + [nn.ReLU()]
+        width = h
+    return nn.Sequential(*layers, nn.Linear(width, 1))
+`;

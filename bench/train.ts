@@ -25,7 +25,7 @@ import {
 } from "../engine/mod.ts";
 import { MODEL_PRESETS, Optimizer } from "../train/mod.ts";
 import { defineCommand, runCli, seededRandom } from "../lib/mod.ts";
-import { findPython, PYTORCH_ALLOCATORS, runPython } from "./python.ts";
+import { findPython, PYTORCH_ALLOCATORS, PYTORCH_NET, runPython } from "./python.ts";
 
 /** One measured configuration. */
 export interface TrainBenchResult {
@@ -93,16 +93,11 @@ export function benchTrainStep(model: string, batchSize: number, steps: number, 
 }
 
 /** The same training step in PyTorch (same shapes, BatchNorm, Adam, as many threads as ours), printed as samples/s. */
-const PYTORCH_STEP = `
+const PYTORCH_STEP = `${PYTORCH_NET}
 import sys, time, torch
 model_name, batch, steps, threads = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 torch.set_num_threads(threads)
-hidden = {"part1": [5, 3], "part3": [1024, 2048, 2048, 1024]}[model_name]
-layers, width = [], 51529
-for h in hidden:
-    layers += [torch.nn.Linear(width, h)] + ([torch.nn.BatchNorm1d(h)] if model_name == "part3" else []) + [torch.nn.ReLU()]
-    width = h
-model = torch.nn.Sequential(*layers, torch.nn.Linear(width, 1))
+model = make_net(model_name, 51529)
 optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
 loss_fn = torch.nn.BCEWithLogitsLoss()
 x = torch.rand(batch, 51529) * 2 - 1
