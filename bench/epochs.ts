@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { initBackend, stopBackendThreads } from "../engine/mod.ts";
 import { makeTrainConfig, train } from "../train/mod.ts";
 import { makeLabelledCache } from "../demo/mod.ts";
+import { defineCommand, runCli } from "../lib/mod.ts";
 import { findPython, PYTORCH_ALLOCATORS, PYTORCH_NET, runPython } from "./python.ts";
 
 /**
@@ -42,7 +43,13 @@ print(" ".join(f"{r:.1f}" for r in rates))
 
 const EPOCHS = 4;
 
-if (import.meta.main) {
+const EPOCHS_BENCH = defineCommand({
+  usage: "deno run -A bench/epochs.ts   (part of deno task bench)",
+  description: `Trains part1 and part3 for ${EPOCHS} epochs on 1,280 generated records, beside PyTorch.`,
+  flags: {},
+});
+
+async function benchEpochs(): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "bench_epochs" });
   try {
     const { cache } = await makeLabelledCache(dir, { train: 1280, test: 64, width: 300, height: 240, seed: 3 }, {
@@ -73,3 +80,5 @@ if (import.meta.main) {
     await Deno.remove(dir, { recursive: true });
   }
 }
+
+if (import.meta.main) await runCli(EPOCHS_BENCH, benchEpochs);

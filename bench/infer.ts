@@ -12,7 +12,7 @@ import { MODEL_PRESETS, toLayersModel } from "../train/mod.ts";
 import { saveLayersModel } from "../model/mod.ts";
 import { DEFAULT_PREPROCESS } from "../pipeline/mod.ts";
 import { encodeJpeg, renderTaskImage } from "../demo/mod.ts";
-import { seededRandom } from "../lib/mod.ts";
+import { defineCommand, runCli, seededRandom } from "../lib/mod.ts";
 import { loadClassifier } from "../infer/mod.ts";
 
 function percentile(sorted: number[], p: number): number {
@@ -179,7 +179,14 @@ async function benchCommands(dir: string, photos: Uint8Array[], shared: string):
   }
 }
 
-if (import.meta.main) {
+const INFER_BENCH = defineCommand({
+  usage: "deno run -A bench/infer.ts   (part of deno task bench)",
+  description:
+    "Times classify() on part1- and part3-shaped models, and whole classify commands beside PyTorch + OpenCV.",
+  flags: {},
+});
+
+async function benchInference(): Promise<void> {
   await initBackend("wasm");
   const dir = await Deno.makeTempDir({ prefix: "bench_infer" });
   const random = seededRandom(3);
@@ -191,3 +198,5 @@ if (import.meta.main) {
   await benchCommands(dir, photos, fileURLToPath(new URL("../../shared", import.meta.url)));
   await Deno.remove(dir, { recursive: true });
 }
+
+if (import.meta.main) await runCli(INFER_BENCH, benchInference);

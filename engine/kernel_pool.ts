@@ -2,7 +2,7 @@
  * The engine's own kernels and the threads that run them, in tfjs-wasm's heap.
  *
  * One WebAssembly module holds the matrix products (gemm_source.ts, gemm_nt_source.ts) and Adam
- * (wasm_adam.ts); it is compiled from its WAT text by wabt when the backend starts
+ * (adam_source.ts); it is compiled from its WAT text by wabt when the backend starts
  * (~15 ms), with relaxed SIMD's fused multiply-add where the engine has it. On
  * tfjs' threaded build the heap is shared memory, so helper threads
  * (node:worker_threads, unref'd so they never keep the process alive) instantiate
@@ -15,8 +15,8 @@ import { Worker } from "node:worker_threads";
 import wabtInit from "wabt";
 import { gemmFunctions, SCRATCH_BYTES } from "./gemm_source.ts";
 import { gemmNtFunctions } from "./gemm_nt_source.ts";
-import { ADAM_FUNCTION } from "./wasm_adam.ts";
-import { fillRandomNormal } from "./random_normal.ts";
+import { ADAM_FUNCTION } from "./adam_source.ts";
+import { fillRandomNormal } from "./random_normal_source.ts";
 
 /** What the pool runs: a kernel of the module, or (random_normal) tfjs' normal generator into the heap. */
 export type Job = "gemm_nn" | "gemm_tn" | "gemm_nt" | "adam" | "random_normal";

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { fillRandomNormal } from "./random_normal.ts";
+import { fillRandomNormal } from "./random_normal_source.ts";
 import { initBackend, tf } from "./tf.ts";
 
 await initBackend("cpu");

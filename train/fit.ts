@@ -1,8 +1,8 @@
 /**
  * The training loop: streams batches from the cache, trains with an in-place
  * optimizer and a per-epoch decayed learning rate, validates every epoch,
- * checkpoints, keeps the best epoch by validation loss, and writes the model
- * directory (standard tfjs layers model + run record).
+ * checkpoints (checkpoint_writer.ts), keeps the best epoch by validation loss,
+ * evaluates it (evaluate.ts) and writes the model directory (model_directory.ts).
  *
  * {@linkcode train} reads top to bottom as its phases: check the output folder,
  * open the data, build the net, start fresh or resume, run the epochs, restore the
@@ -17,46 +17,25 @@ import {
   OptionError,
   OptionNamingError,
   sweepTemporaryFiles,
-  writeFileAtomic,
 } from "../lib/mod.ts";
-import {
-  countParameters,
-  type Mlp,
-  parameters,
-  predictProbabilities,
-  stateTensors,
-  tensorMemory,
-  tf,
-  trainStep,
-} from "../engine/mod.ts";
-import { MODEL_FILES, type ModelMetadata, saveLayersModel, stdFloorFor } from "../model/mod.ts";
+import { countParameters, type Mlp, parameters, stateTensors, tensorMemory, tf, trainStep } from "../engine/mod.ts";
+import { MODEL_FILES } from "../model/mod.ts";
 import { resumeKey, type TrainConfig, validateConfig } from "./config.ts";
 import type { Optimizer } from "./optimizers.ts";
-import { type BatchLoader, disposeInput, type HostBatch, prefetchBatches, shuffled } from "./batches.ts";
+import { disposeInput, type HostBatch, prefetchBatches, shuffled } from "./batches.ts";
 import { type RunData, setUpRun } from "./run_data.ts";
-import { computeMetrics, type Metrics } from "./metrics.ts";
-import { CheckpointError, loadCheckpoint, saveCheckpoint } from "./checkpoint.ts";
-import { toLayersModel } from "./layers_model.ts";
-import { type EpochRecord, type FinalMetrics, RUN_FILES, type SplitPredictions, writeRunRecord } from "./run_record.ts";
+import { CheckpointError, loadCheckpoint } from "./checkpoint.ts";
+import { CheckpointWriter } from "./checkpoint_writer.ts";
+import { evaluateFinal, predict } from "./evaluate.ts";
+import { writeModelDirectory } from "./model_directory.ts";
+import {
+  type EpochRecord,
+  type FinalMetrics,
+  RUN_FILES,
+  type SplitPredictions,
+  type TrainResult,
+} from "./run_record.ts";
 import { augments, formatAugment } from "./augment.ts";
-
-/** What a run produced. */
-export interface TrainResult {
-  /** Per-epoch history (including epochs from before a resume). */
-  history: EpochRecord[];
-  /** Epoch whose weights were kept (best validation loss, or the last without validation). */
-  bestEpoch: number;
-  /** Whether early stopping ended the run. */
-  stoppedEarly: boolean;
-  /** Final metrics (see {@linkcode FinalMetrics}). */
-  metrics: FinalMetrics;
-  /** Wall seconds of this invocation. */
-  wallSeconds: number;
-  /** Trainable parameters. */
-  parameterCount: number;
-  /** Class names of label 0 and label 1, from the cache. */
-  classes: [string, string];
-}
 
 /** How a run starts and what it reports; none of it changes what is learned. */
 export interface TrainOptions {
@@ -280,48 +259,6 @@ async function runEpochs(
   return false;
 }
 
-/** What one checkpoint of a training run holds (saveCheckpoint's arguments). */
-interface CheckpointContent {
-  state: Parameters<typeof saveCheckpoint<ReturnType<typeof resumeKey>, EpochRecord>>[1];
-  data: Parameters<typeof saveCheckpoint>[2];
-}
-
-/** Checkpoints written in the background, one at a time; a failure surfaces at the next start or finish. */
-class CheckpointWriter {
-  #dir: string;
-  #pending: { epoch: number; done: Promise<void> } | null = null;
-
-  constructor(dir: string) {
-    this.#dir = dir;
-  }
-
-  /** Waits for the previous checkpoint, then starts writing this one (its live state is copied at once). */
-  async start(state: CheckpointContent["state"], data: CheckpointContent["data"]): Promise<void> {
-    await this.finish();
-    const done = saveCheckpoint(this.#dir, state, data);
-    done.catch(() => {}); // handled in finish(); until then a failure must not count as unhandled
-    this.#pending = { epoch: state.epoch, done };
-  }
-
-  /** Waits for the checkpoint being written, if any; throws a CheckpointError naming it when it failed. */
-  async finish(): Promise<void> {
-    const pending = this.#pending;
-    if (!pending) return;
-    this.#pending = null;
-    try {
-      await pending.done;
-    } catch (error) {
-      const epoch = pending.epoch - 1;
-      const intact = epoch > 0 ? `the checkpoint of epoch ${epoch} is intact` : "no earlier checkpoint exists";
-      throw new CheckpointError(
-        `Cannot write the checkpoint of epoch ${pending.epoch} into ${this.#dir}: ${(error as Error).message}. ` +
-          `Nothing was half-written (${intact}); make room, then continue with {resume}`,
-        { cause: error },
-      );
-    }
-  }
-}
-
 /** One pass over the shuffled training records, then validation. */
 async function trainEpoch(
   config: TrainConfig,
@@ -450,72 +387,6 @@ function updateBest(progress: RunProgress, record: EpochRecord, weights: Float32
   return true;
 }
 
-/** Metrics of the kept weights on train, validation and test, in inference mode (and with batch statistics). */
-async function evaluateFinal(
-  config: TrainConfig,
-  mlp: Mlp,
-  data: RunData,
-): Promise<{ metrics: FinalMetrics; predictions: SplitPredictions[] }> {
-  const { indices } = data;
-  const validation = indices.validation.length > 0
-    ? await predict(mlp, data.validationLoader, indices.validation, config.evalBatchSize)
-    : null;
-  const test = await predict(mlp, data.testLoader, indices.test, config.evalBatchSize);
-  const metrics: FinalMetrics = {
-    train: (await predict(mlp, data.trainLoader, indices.train, config.evalBatchSize)).metrics,
-    validation: validation?.metrics ?? null,
-    test: test.metrics,
-    testBatchStatistics: null,
-  };
-  if (mlp.spec.batchNorm) {
-    // What the course baseline measured: BatchNorm still in training mode at test time, batches of the training
-    // size. The batches are drawn in a seeded random order, as from the course's interleaved test CSV; a split
-    // sorted by label would put one class in each batch, and batch statistics would then erase the class signal.
-    const order = shuffled(indices.test, config.seed);
-    metrics.testBatchStatistics = (await predict(mlp, data.testLoader, order, config.batchSize, {
-      batchStatistics: true,
-    })).metrics;
-  }
-  const predictions: SplitPredictions[] = [{
-    split: "test",
-    dir: join(config.data, "test"),
-    indices: indices.test,
-    ...test,
-  }];
-  if (validation) {
-    const split = config.valSplit ?? "train";
-    predictions.unshift({
-      split: "validation",
-      dir: join(config.data, split),
-      indices: indices.validation,
-      ...validation,
-    });
-  }
-  return { metrics, predictions };
-}
-
-/** P(label 1) of the net for records `indices` of a split (sorted indices keep their order), and the metrics. */
-async function predict(
-  mlp: Mlp,
-  loader: BatchLoader,
-  indices: Uint32Array,
-  batchSize: number,
-  options: { batchStatistics?: boolean } = {},
-): Promise<{ probabilities: Float32Array; labels: Uint8Array; metrics: Metrics }> {
-  const probabilities = new Float32Array(indices.length), labels = new Uint8Array(indices.length);
-  let offset = 0;
-  for await (const host of prefetchBatches(loader, indices, batchSize)) {
-    const batch = loader.toTensors(host);
-    const p = predictProbabilities(mlp, batch.chunks, options);
-    probabilities.set(p.dataSync(), offset);
-    labels.set(host.labels, offset);
-    offset += host.size;
-    p.dispose();
-    disposeInput(batch);
-  }
-  return { probabilities, labels, metrics: computeMetrics(probabilities, labels) };
-}
-
 /** Copies the net's tensors out (for best weights and checkpoints). */
 function snapshot(mlp: Mlp): Float32Array[] {
   return stateTensors(mlp).map((t) => tensorMemory(t).slice());
@@ -554,53 +425,4 @@ export function formatEpoch(r: EpochRecord, epochs: number): string {
   }, ${formatDuration(r.seconds)} (${r.samplesPerSecond.toFixed(1)} samples/s, data ${
     (100 * r.dataSeconds / r.seconds).toFixed(1)
   }%)`;
-}
-
-/** Writes the model (model.json, weights.bin, pixel stats) and the run record. */
-async function writeModelDirectory(
-  config: TrainConfig,
-  data: RunData,
-  mlp: Mlp,
-  outcome: { result: TrainResult; predictions: SplitPredictions[] },
-  environment: Record<string, unknown>,
-): Promise<void> {
-  const { result, predictions } = outcome;
-  const { manifest, stats } = data;
-  if (stats) {
-    await writeFileAtomic(
-      join(config.out, MODEL_FILES.stats),
-      new Uint8Array(stats.buffer, stats.byteOffset, stats.byteLength),
-    );
-  }
-  const stdFloor = stdFloorFor(manifest.scale);
-  const metadata: ModelMetadata = {
-    inputSize: mlp.spec.inputSize,
-    classes: manifest.classes,
-    preprocess: manifest.preprocess,
-    // The model takes pixels as the cache stores them: its first layer holds the standardisation.
-    standardize: null,
-    foldedStandardization: stats ? { file: MODEL_FILES.stats, stdFloor } : null,
-    architecture: { model: config.model, hidden: config.hidden, batchNorm: config.batchNorm, dropout: config.dropout },
-  };
-  const model = toLayersModel(mlp, { standardization: data.standardization });
-  try {
-    await saveLayersModel(config.out, model, metadata);
-  } finally {
-    model.dispose();
-  }
-  await writeRunRecord(config.out, {
-    training: {
-      config,
-      preprocess: manifest.preprocess,
-      data: { manifestTrain: manifest.source, classes: manifest.classes },
-      bestEpoch: result.bestEpoch,
-      stoppedEarly: result.stoppedEarly,
-      parameterCount: result.parameterCount,
-      metrics: result.metrics,
-      wallSeconds: result.wallSeconds,
-      ...environment,
-    },
-    history: result.history,
-    predictions,
-  });
 }

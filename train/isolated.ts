@@ -5,7 +5,7 @@
  * @module
  */
 import type { TrainConfig } from "./config.ts";
-import type { TrainResult } from "./fit.ts";
+import type { TrainResult } from "./run_record.ts";
 
 /** Options of {@linkcode trainIsolated}. */
 export interface IsolatedOptions {

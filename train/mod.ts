@@ -40,7 +40,6 @@ export {
   type TrainHooks,
   TrainingDivergedError,
   type TrainOptions,
-  type TrainResult,
 } from "./fit.ts";
 export { type IsolatedOptions, trainIsolated } from "./isolated.ts";
 export {
@@ -54,6 +53,7 @@ export {
   type RunRecord,
   type SplitPredictions,
   type TrainingRecord,
+  type TrainResult,
   writeRunRecord,
 } from "./run_record.ts";
 export { type CurvePoint, learningCurves } from "./curves.ts";

@@ -21,6 +21,24 @@ export const RUN_FILES = {
   predictions: "predictions.csv",
 } as const;
 
+/** What a run produced. */
+export interface TrainResult {
+  /** Per-epoch history (including epochs from before a resume). */
+  history: EpochRecord[];
+  /** Epoch whose weights were kept (best validation loss, or the last without validation). */
+  bestEpoch: number;
+  /** Whether early stopping ended the run. */
+  stoppedEarly: boolean;
+  /** Final metrics (see {@linkcode FinalMetrics}). */
+  metrics: FinalMetrics;
+  /** Wall seconds of this invocation. */
+  wallSeconds: number;
+  /** Trainable parameters. */
+  parameterCount: number;
+  /** Class names of label 0 and label 1, from the cache. */
+  classes: [string, string];
+}
+
 /** One epoch's numbers. */
 export interface EpochRecord {
   /** 1-based epoch. */
