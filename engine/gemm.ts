@@ -4,7 +4,7 @@
  *
  * Why not tfjs' matMul: XNNPACK's kernels in tfjs 4.22 do not use relaxed SIMD's
  * fused multiply-add and re-pack their right operand; on the net's big products
- * they reach ~14 GFLOP/s per core, these ~35-45 (see the README's Speed section).
+ * they reach ~14 GFLOP/s per core, these ~35-45 (see docs/speed.md).
  * @module
  */
 import type { KernelPool } from "./kernel_pool.ts";

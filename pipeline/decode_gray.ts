@@ -100,7 +100,7 @@ export async function decodeGray(
   const layout = jpegLayout(bytes);
   // An 8-bit gray JPEG (the course's images) needs no colour conversion: its gray plane is what cvtColor would
   // give after libvips spread it over three equal channels, and skipping that saves about a quarter of
-  // the CPU per image (measured on 227×227 gray JPEGs, README).
+  // the CPU per image (measured on 227×227 gray JPEGs, docs/speed.md).
   // A CMYK (or YCCK) JPEG without an embedded ICC profile is inverted directly, as OpenCV, Pillow and browsers
   // do; libvips would convert it through a press profile and come out several gray levels off. With a
   // profile, the profile is used.
