@@ -62,6 +62,8 @@ export interface ReportVisuals {
   units: UnitImage[];
   /** Units in the first layer in all. */
   unitCount: number;
+  /** Whether the net takes colour (its units are drawn as colours, not blue-white-red). */
+  colour: boolean;
 }
 
 /** Reads a model directory's run record for the report. */
@@ -82,7 +84,7 @@ export async function readReportRun(dir: string): Promise<ReportRun> {
   if (predictions) {
     const { wrong, right } = extremes(predictions);
     const testDir = join(training.config.data, "test");
-    const { units, unitCount } = await firstLayerImages(dir);
+    const { units, unitCount, colour } = await firstLayerImages(dir);
     run.visuals = {
       roc: rocChart(predictions, run.name, training.metrics.test.rocAuc),
       histogram: probabilityHistogram(predictions, run.name, run.classes),
@@ -90,6 +92,7 @@ export async function readReportRun(dir: string): Promise<ReportRun> {
       right: await galleryImages(right, testDir),
       units,
       unitCount,
+      colour,
     };
   }
   return run;
@@ -123,8 +126,12 @@ function visualsSection(r: ReportRun): string {
 <h3>Most confidently right on test</h3>${gallery(v.right, r.classes)}
 <h3>First-layer weights (${which})</h3>
 <p class="note">Each unit's weights over the input's pixels, as trained (on standardised
-pixels): red where a bright pixel raises the unit's input, blue where it lowers it, white near 0; each picture is scaled
-to its own largest weight.</p><div class="gallery units">${units}</div>`;
+pixels): ${
+    v.colour
+      ? "each pixel's R, G and B brighter where that channel raises the unit's input, darker where it lowers it, " +
+        "mid-gray near 0"
+      : "red where a bright pixel raises the unit's input, blue where it lowers it, white near 0"
+  }; each picture is scaled to its own largest weight.</p><div class="gallery units">${units}</div>`;
 }
 
 function confusionTable(m: Metrics, classes: [string, string]): string {

@@ -1,8 +1,9 @@
 /**
  * What the report shows of a model beyond its numbers: the ROC curve and the histogram of P(dog) per true
  * class (SVG), the test images it got most confidently wrong and right (thumbnails of the source photos, or
- * of the cached gray records where a photo is gone), and its first layer's weights as images, each unit's
- * weights over the input's width × height in a diverging colour map (blue negative, white 0, red positive).
+ * of the cached records where a photo is gone), and its first layer's weights as images, each unit's
+ * weights over the input's width × height: for a gray net in a diverging colour map (blue negative, white 0,
+ * red positive), for a colour net as colours (each channel brighter where its weight is positive).
  * Images are small JPEGs inlined as data URIs, so the page stays one self-contained file.
  * @module
  */
@@ -78,8 +79,8 @@ async function thumbnail(row: PredictionRow, split: SplitReader | undefined): Pr
     if (!split) return [];
     const { width, height, scale } = split.manifest;
     const record = await split.readRecord(row.index);
-    const gray = Uint8Array.from(record, (v) => Math.round(scale === "unit" ? v * 255 : v));
-    const jpeg = await sharp(gray, { raw: { width, height, channels: 1 } })
+    const pixels = Uint8Array.from(record, (v) => Math.round(scale === "unit" ? v * 255 : v));
+    const jpeg = await sharp(pixels, { raw: { width, height, channels: split.manifest.channels ?? 1 } })
       .resize(THUMBNAIL, THUMBNAIL, { fit: "cover" }).jpeg({ quality: 75 }).toBuffer();
     return [{ ...row, dataUri: dataUri(jpeg), from: "cached record" }];
   }
@@ -91,7 +92,10 @@ async function thumbnail(row: PredictionRow, split: SplitReader | undefined): Pr
  * first layer is unfolded (W = W'·σ), so the pictures show the weights as trained, on standardised pixels.
  * Returns the pictures and the number of units the layer has.
  */
-export async function firstLayerImages(dir: string, limit = 64): Promise<{ units: UnitImage[]; unitCount: number }> {
+export async function firstLayerImages(
+  dir: string,
+  limit = 64,
+): Promise<{ units: UnitImage[]; unitCount: number; colour: boolean }> {
   const json = JSON.parse(await Deno.readTextFile(join(dir, MODEL_FILES.model)));
   const metadata = json.userDefinedMetadata.dognet as ModelMetadata;
   const spec = json.weightsManifest[0].weights[0] as { name: string; shape: [number, number] };
@@ -121,16 +125,27 @@ export async function firstLayerImages(dir: string, limit = 64): Promise<{ units
     ? norms.map((_, u) => u)
     : norms.map((_, u) => u).sort((a, b) => norms[b] - norms[a]).slice(0, limit);
   const side = metadata.preprocess.size;
+  // A gray net's unit is one weight per pixel, drawn blue-white-red; a colour net's has a weight per channel,
+  // drawn as that colour (mid-gray 0, each channel brighter where its weight is positive).
+  const colour = (metadata.preprocess.channels ?? 1) === 3;
+  const picture = colour ? weightColours : divergingColours;
   const sharp = await loadSharp();
   const images: UnitImage[] = [];
   for (const unit of chosen) {
-    const rgb = divergingColours(weightsOf(unit));
+    const rgb = picture(weightsOf(unit));
     const edge = Math.min(side, 114);
     const jpeg = await sharp(rgb, { raw: { width: side, height: side, channels: 3 } })
       .resize(edge, edge, { kernel: "linear" }).jpeg({ quality: 80 }).toBuffer();
     images.push({ unit, norm: norms[unit], dataUri: `data:image/jpeg;base64,${Buffer.from(jpeg).toString("base64")}` });
   }
-  return { units: images, unitCount: units };
+  return { units: images, unitCount: units, colour };
+}
+
+/** A colour unit's weights (R, G, B per pixel) as a picture: 128 + 127·w/peak per channel, peak the largest magnitude. */
+export function weightColours(values: Float32Array): Uint8Array {
+  let peak = 0;
+  for (const v of values) peak = Math.max(peak, Math.abs(v));
+  return Uint8Array.from(values, (v) => Math.round(128 + (peak > 0 ? (127 * v) / peak : 0)));
 }
 
 /** Blue for negative, white for 0, red for positive, scaled by the largest magnitude. */

@@ -1,13 +1,13 @@
 /**
  * Classifying images with a trained model directory. Images go through the very
- * function the pipeline used to build the training cache ({@linkcode decodeGray}),
+ * function the pipeline used to build the training cache ({@linkcode decodeImage}),
  * with the parameters stored in the model, then the net. Models hold the standardisation in their first layer;
  * a folder written before that (its metadata's `standardize` set) gets its statistics applied here, as before.
  * @module
  */
 import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { decodeGray, DEFAULT_CONCURRENCY, ImageDecodeError } from "../pipeline/mod.ts";
+import { channelsOf, decodeImage, DEFAULT_CONCURRENCY, ImageDecodeError } from "../pipeline/mod.ts";
 import { mapInOrder } from "../lib/mod.ts";
 import {
   applyStandardization,
@@ -47,12 +47,12 @@ export const DEFAULT_MODEL_DIR = "models/default";
 
 /** Raised when a preprocessed Float32Array does not have the model's input size. */
 export class InputSizeError extends RangeError {
-  /** Creates the error. */
-  constructor(readonly expected: number, readonly actual: number) {
+  /** Creates the error; `channels` (1 gray, 3 colour) describes the image the model takes. */
+  constructor(readonly expected: number, readonly actual: number, channels: 1 | 3 = 1) {
+    const side = Math.sqrt(expected / channels);
     super(
-      `the model takes ${expected} values (a ${Math.sqrt(expected)}x${
-        Math.sqrt(expected)
-      } image), got a Float32Array of ${actual}`,
+      `the model takes ${expected} values (a ${side}x${side} ${channels === 3 ? "colour" : "gray"} image), ` +
+        `got a Float32Array of ${actual}`,
     );
     this.name = "InputSizeError";
   }
@@ -73,7 +73,7 @@ export interface Classifier {
    * batches are held at once, so a folder of 100,000 photos streams through in bounded memory.
    */
   classifyStream(images: Iterable<ImageSource>, options?: { batchSize?: number }): AsyncGenerator<Prediction | Error>;
-  /** Values per preprocessed input (size*size). */
+  /** Values per preprocessed input (size·size·channels). */
   inputSize: number;
   /** What the model was trained on and how its inputs are made. */
   metadata: ModelMetadata;
@@ -94,12 +94,14 @@ export async function loadClassifier(modelDir: string): Promise<Classifier> {
 
   async function prepare(image: ImageSource): Promise<Float32Array> {
     if (image instanceof Float32Array) {
-      if (image.length !== inputSize) throw new InputSizeError(inputSize, image.length);
+      if (image.length !== inputSize) {
+        throw new InputSizeError(inputSize, image.length, channelsOf(metadata.preprocess));
+      }
       const copy = image.slice();
       return standardization ? applyStandardization(copy, standardization) : copy;
     }
     const source = image instanceof URL ? fileURLToPath(image) : image;
-    const values = await decodeGray(source, metadata.preprocess);
+    const values = await decodeImage(source, metadata.preprocess);
     return standardization ? applyStandardization(values, standardization) : values;
   }
 

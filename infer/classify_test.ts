@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { classify, ImageDecodeError, InputSizeError, loadClassifier, ModelFileError } from "./mod.ts";
-import { decodeGray } from "../pipeline/mod.ts";
+import { decodeImage } from "../pipeline/mod.ts";
 import { makeEdgeCases } from "../fixtures/make_fixtures.ts";
 
 const TINY = fileURLToPath(new URL("../fixtures/tiny-model/", import.meta.url));
@@ -13,7 +13,7 @@ Deno.test("classify() gives the same answer for a path, a URL, the bytes and the
   const fromPath = await classifier.classify(DOG);
   const fromUrl = await classifier.classify(pathToFileURL(DOG));
   const fromBytes = await classifier.classify(await Deno.readFile(DOG));
-  const floats = await decodeGray(DOG, classifier.metadata.preprocess);
+  const floats = await decodeImage(DOG, classifier.metadata.preprocess);
   const fromFloats = await classifier.classify(floats);
   for (const r of [fromUrl, fromBytes, fromFloats]) assert.ok(Math.abs(r.probability - fromPath.probability) < 1e-6);
   assert.deepEqual({ label: fromPath.label, isDog: fromPath.isDog }, { label: "dog", isDog: true });

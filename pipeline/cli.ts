@@ -1,5 +1,5 @@
 /**
- * `deno task preprocess`: label CSVs -> cached grayscale float32 shards.
+ * `deno task preprocess`: label CSVs -> cached float32 shards, gray or colour.
  * @module
  */
 import { defineCommand, runCli, UsageError } from "../lib/mod.ts";
@@ -10,7 +10,7 @@ import {
   preprocess,
   type SplitSummary,
 } from "./preprocess.ts";
-import { DEFAULT_PREPROCESS, type PixelScale, type ResizeKernel } from "./decode_gray.ts";
+import { DEFAULT_PREPROCESS, type PixelScale, type ResizeKernel } from "./decode_image.ts";
 
 const PREPROCESS_COMMAND = defineCommand({
   usage: "deno task preprocess --csv DATA/train.csv [--csv DATA/test.csv ...] --out CACHE [options]",
@@ -48,11 +48,18 @@ const PREPROCESS_COMMAND = defineCommand({
       value: "unit|raw",
       help: "store value/255 (unit, default) or 0..255 (raw, as the course did)",
     },
+    color: {
+      type: "boolean",
+      option: "channels",
+      help: "store R, G, B per pixel (OpenCV's colours, as cv2.imread + COLOR_BGR2RGB)\ninstead of gray",
+    },
     "resize-kernel": {
       type: "string",
       value: "K",
-      help: "opencv-linear (default: cv2.resize INTER_LINEAR, bit for bit) or linear\n" +
-        "(libvips bilinear widened when shrinking: better for photos much larger than --size)",
+      help: "opencv-linear (default: cv2.resize INTER_LINEAR, bit for bit: the course's),\n" +
+        "opencv-area (cv2.INTER_AREA, bit for bit: averages what it shrinks; use it\n" +
+        "for photos many times larger than --size, e.g. --size 64), or linear (libvips\n" +
+        "bilinear widened when shrinking; gray only)",
     },
     "store-flipped": {
       type: "boolean",
@@ -86,6 +93,7 @@ await runCli(PREPROCESS_COMMAND, async (flags) => {
       size: flags.integer("size") ?? DEFAULT_PREPROCESS.size,
       scale: (flags.string("scale") ?? DEFAULT_PREPROCESS.scale) as PixelScale,
       resizeKernel: (flags.string("resize-kernel") ?? DEFAULT_PREPROCESS.resizeKernel) as ResizeKernel,
+      channels: flags.boolean("color") ? 3 as const : 1 as const,
     },
     storeFlipped: flags.boolean("store-flipped"),
     storeFlippedSplit: flags.string("store-flipped-split"),
@@ -97,7 +105,8 @@ await runCli(PREPROCESS_COMMAND, async (flags) => {
   const flipped = options.storeFlipped ? `, store-flipped ${options.storeFlippedSplit ?? "train"}` : "";
   console.error(
     `preprocess: ${options.csvs.join(", ")} -> ${options.out} (size ${options.params.size}, ` +
-      `scale ${options.params.scale}, resize ${options.params.resizeKernel}${flipped}, ` +
+      `${options.params.channels === 3 ? "colour" : "gray"}, scale ${options.params.scale}, ` +
+      `resize ${options.params.resizeKernel}${flipped}, ` +
       `shard ${options.shardSize}, concurrency ${options.concurrency}, on-error ${options.onError})`,
   );
   const summaries = await preprocess(options);

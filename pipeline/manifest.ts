@@ -2,19 +2,20 @@
  * The on-disk format of a preprocessed split, and reading/writing its manifest.
  *
  * A split folder holds:
- * - `shard-00000.f32`, ...: little-endian float32 records of width*height values,
- *   row-major, one after another, nothing else (`numpy.fromfile(f, "<f4").reshape(-1, w*h)`);
+ * - `shard-00000.f32`, ...: little-endian float32 records of width*height*channels values,
+ *   row-major, one after another, nothing else (`numpy.fromfile(f, "<f4").reshape(-1, h, w, channels)`); a
+ *   colour record holds R, G, B for each pixel in turn (height × width × 3, as numpy's HWC images);
  * - `labels.u8`: one byte (0 or 1) per record, in record order across shards;
  * - `records.csv`: `index,shard,line,path,label,flipped` per record (the source row of each;
  *   `flipped` is 1 for the mirrored copy an augmented split stores after each record);
- * - `pixel-stats.f32`: per-pixel mean (width*height float32) then standard deviation;
+ * - `pixel-stats.f32`: mean per value of a record (per pixel and channel) then standard deviation;
  * - `rejected.csv`: `line,path,reason` for skipped rows, when there were any;
  * - `manifest.json`: this module's {@linkcode Manifest}, written last: a split
  *   without one is incomplete.
  * @module
  */
 import { join } from "node:path";
-import type { PreprocessParams } from "./decode_gray.ts";
+import type { PreprocessParams } from "./decode_image.ts";
 import { writeFileAtomic } from "../lib/mod.ts";
 
 /** Version of the split layout; readers refuse other versions. */
@@ -42,7 +43,9 @@ export interface Manifest {
   width: number;
   /** Rows of a record. */
   height: number;
-  /** Float32 values per record (width*height). */
+  /** Values per pixel: 1 gray, 3 R, G, B. Absent in caches made before colour existed (gray). */
+  channels?: 1 | 3;
+  /** Float32 values per record (width*height*channels). */
   recordSize: number;
   /** Byte order and type of shard values. */
   dtype: "float32-le";

@@ -3,7 +3,7 @@
  * with a manifest, and the readers training and inference use on its output.
  *
  * What other folders use:
- * - {@linkcode decodeGray}: the one preprocessing function (training cache and inference);
+ * - {@linkcode decodeImage}: the one preprocessing function (training cache and inference);
  * - {@linkcode preprocess}: the whole stage (`deno task preprocess` is pipeline/cli.ts);
  * - {@linkcode openSplit} / {@linkcode SplitReader}, {@linkcode readManifest}: reading a cache;
  * - {@linkcode readLabels}: a label CSV as rows.
@@ -19,7 +19,8 @@
  * @module
  */
 export {
-  decodeGray,
+  channelsOf,
+  decodeImage,
   DEFAULT_PREPROCESS,
   GRAYSCALE_FORMULA,
   ImageDecodeError,
@@ -27,10 +28,11 @@ export {
   isGrayJpeg,
   type PixelScale,
   type PreprocessParams,
+  recordLength,
   RESIZE_KERNELS,
   type ResizeKernel,
-} from "./decode_gray.ts";
-export { grayResizeLinear } from "./opencv_gray_resize.ts";
+} from "./decode_image.ts";
+export { type OpencvKernel, pixelsToRecord, type RecordShape } from "./opencv_resize.ts";
 export {
   LabelCsvError,
   type LabelRow,

@@ -11,13 +11,15 @@
 import { basename, extname, join, resolve } from "node:path";
 import { createHash } from "node:crypto";
 import {
-  decodeGray,
+  channelsOf,
+  decodeImage,
   DEFAULT_PREPROCESS,
   GRAYSCALE_FORMULA,
   ImageDecodeError,
   type PreprocessParams,
+  recordLength,
   RESIZE_KERNELS,
-} from "./decode_gray.ts";
+} from "./decode_image.ts";
 import { type LabelRow, type LabelTable, readLabels, type ReadLabelsOptions } from "./read_labels.ts";
 import {
   type Manifest,
@@ -173,6 +175,13 @@ function checkOptions(params: PreprocessParams, options: PreprocessOptions): Set
   requireInteger("size", params.size, 1, 4096);
   requireChoice("scale", params.scale, ["unit", "raw"] as const);
   requireChoice("resizeKernel", params.resizeKernel, RESIZE_KERNELS);
+  requireChoice("channels", String(channelsOf(params)), ["1", "3"] as const);
+  if (channelsOf(params) === 3 && params.resizeKernel === "linear") {
+    throw new OptionError(
+      "Cannot make colour records with {resizeKernel} linear (libvips' resize makes gray ones): use opencv-area or " +
+        "opencv-linear",
+    );
+  }
   const settings: Settings = {
     options,
     shardSize: options.shardSize ?? DEFAULT_SHARD_SIZE,
@@ -256,7 +265,7 @@ async function planSplit(job: SplitJob): Promise<SplitPlan> {
   for (let i = 0; i < table.rows.length; i += shardSize) chunks.push(table.rows.slice(i, i + shardSize));
   return {
     table,
-    recordSize: job.params.size * job.params.size,
+    recordSize: recordLength(job.params),
     chunks,
     files: chunks.map((_, k) => `shard-${String(k).padStart(5, "0")}.f32`),
     keys: chunks.map((rows) => inputKey(rows, job.params, job.augmentation)),
@@ -378,6 +387,7 @@ async function writeSplit(
     formatVersion: SHARD_FORMAT_VERSION,
     width: params.size,
     height: params.size,
+    channels: channelsOf(params),
     recordSize: plan.recordSize,
     dtype: "float32-le",
     count,
@@ -439,11 +449,13 @@ async function buildShard(job: SplitJob, target: ShardTarget): Promise<ShardProg
   const { dir, params, settings } = job;
   const { file, key, rows } = target;
   // The writer also sums each pixel as records go by, so finishing a split never re-reads its shards.
-  const writer = await ShardWriter.create(join(dir, file), params.size * params.size);
+  const writer = await ShardWriter.create(join(dir, file), recordLength(params));
   const lines: number[] = [];
   const rejected: Rejection[] = [];
   const decode = (row: LabelRow): Promise<Float32Array | Error> =>
-    row.problem ? Promise.resolve(new Error(row.problem)) : decodeGray(row.path, params).catch((error: Error) => error);
+    row.problem
+      ? Promise.resolve(new Error(row.problem))
+      : decodeImage(row.path, params).catch((error: Error) => error);
   try {
     let i = 0;
     for await (const result of mapInOrder(rows, decode, { concurrency: settings.concurrency })) {
@@ -453,7 +465,7 @@ async function buildShard(job: SplitJob, target: ShardTarget): Promise<ShardProg
         if (settings.policy === "fail") throw new BadRowError(job.csv, row.line, row.source, reason);
         rejected.push({ line: row.line, path: row.source, reason });
       } else {
-        const mirror = job.augmentation === "flip" ? mirrored(result, params.size) : null;
+        const mirror = job.augmentation === "flip" ? mirrored(result, params.size, channelsOf(params)) : null;
         await writer.append(result);
         lines.push(row.line);
         if (mirror) {
@@ -476,18 +488,24 @@ async function buildShard(job: SplitJob, target: ShardTarget): Promise<ShardProg
 }
 
 /** The record mirrored left to right. */
-export function mirrored(record: Float32Array, size: number): Float32Array {
+export function mirrored(record: Float32Array, size: number, channels: 1 | 3 = 1): Float32Array {
   const out = new Float32Array(record.length);
   for (let y = 0; y < size; y++) {
-    const row = y * size;
-    for (let x = 0; x < size; x++) out[row + x] = record[row + size - 1 - x];
+    const row = y * size * channels;
+    for (let x = 0; x < size; x++) {
+      const to = row + x * channels, from = row + (size - 1 - x) * channels;
+      for (let c = 0; c < channels; c++) out[to + c] = record[from + c];
+    }
   }
   return out;
 }
 
 function inputKey(rows: LabelRow[], params: PreprocessParams, augmentation: Augmentation | null): string {
   const hash = createHash("sha256");
-  hash.update(JSON.stringify({ formatVersion: SHARD_FORMAT_VERSION, params, augmentation }));
+  // Gray records are keyed as they were before colour existed, so caches made then stay up to date.
+  const { channels, ...rest } = params;
+  const keyed = channelsOf({ channels }) === 1 ? rest : params;
+  hash.update(JSON.stringify({ formatVersion: SHARD_FORMAT_VERSION, params: keyed, augmentation }));
   for (const row of rows) {
     let stamp = "missing";
     try {

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { BadRowError, preprocess } from "./preprocess.ts";
 import { openSplit } from "./shard_reader.ts";
-import { decodeGray, DEFAULT_PREPROCESS } from "./decode_gray.ts";
+import { decodeImage, DEFAULT_PREPROCESS } from "./decode_image.ts";
 import { acquireLock, LockedError, toCsv } from "../lib/mod.ts";
 import { readManifest } from "./manifest.ts";
 import { makeEdgeCases } from "../fixtures/make_fixtures.ts";
@@ -27,7 +27,7 @@ Deno.test("preprocess() writes shards that read back as the decoded images, with
   assert.equal(manifest.recordSize, 64);
   using reader = await openSplit(join(out, "train"), { verify: true });
   for (const [i, record] of set.train.entries()) {
-    const expected = await decodeGray(join(dir, record.path), { ...DEFAULT_PREPROCESS, ...small });
+    const expected = await decodeImage(join(dir, record.path), { ...DEFAULT_PREPROCESS, ...small });
     assert.deepEqual(await reader.readRecord(i), expected);
     assert.equal(reader.labels[i], record.label);
   }
@@ -184,7 +184,7 @@ Deno.test("preprocess() storeFlipped stores each train image then its mirror, an
   assert.equal(reader.manifest.augmentation, "flip");
   for (const [i, record] of set.train.entries()) {
     const original = await reader.readRecord(2 * i), mirror = await reader.readRecord(2 * i + 1);
-    assert.deepEqual(original, await decodeGray(join(dir, record.path), { ...DEFAULT_PREPROCESS, ...small }));
+    assert.deepEqual(original, await decodeImage(join(dir, record.path), { ...DEFAULT_PREPROCESS, ...small }));
     for (let y = 0; y < 8; y++) for (let x = 0; x < 8; x++) assert.equal(mirror[y * 8 + x], original[y * 8 + 7 - x]);
     assert.equal(reader.labels[2 * i], record.label);
     assert.equal(reader.labels[2 * i + 1], record.label);
@@ -199,6 +199,33 @@ Deno.test("preprocess() storeFlipped stores each train image then its mirror, an
   await assert.rejects(
     () => preprocess({ csvs, out, params: small, storeFlipped: true, storeFlippedSplit: "validation" }),
     /no CSV is named validation\.csv/,
+  );
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("preprocess() with three channels stores R, G, B per pixel, says so, and mirrors whole pixels", async () => {
+  const { dir, set, csvs, out } = await fixture(6, 2);
+  const params = { size: 8, channels: 3 as const, resizeKernel: "opencv-area" as const };
+  await preprocess({ csvs, out, params, storeFlipped: true });
+  const manifest = await readManifest(join(out, "train"));
+  assert.equal(manifest.channels, 3);
+  assert.equal(manifest.recordSize, 8 * 8 * 3);
+  assert.equal(manifest.preprocess.resizeKernel, "opencv-area");
+  using reader = await openSplit(join(out, "train"), { verify: true });
+  const expected = await decodeImage(join(dir, set.train[0].path), { ...DEFAULT_PREPROCESS, ...params });
+  assert.deepEqual(await reader.readRecord(0), expected);
+  const mirror = await reader.readRecord(1);
+  for (let y = 0; y < 8; y++) {
+    for (let x = 0; x < 8; x++) {
+      const from = (y * 8 + 7 - x) * 3, to = (y * 8 + x) * 3;
+      assert.deepEqual(Array.from(mirror.subarray(to, to + 3)), Array.from(expected.subarray(from, from + 3)));
+    }
+  }
+  // Pixel statistics per value: 8·8·3 means, then as many standard deviations.
+  assert.equal((await Deno.stat(join(out, "train", "pixel-stats.f32"))).size, 2 * 192 * 4);
+  await assert.rejects(
+    () => preprocess({ csvs, out: join(dir, "other"), params: { ...params, resizeKernel: "linear" } }),
+    /colour records with \{resizeKernel\} linear|colour records with resizeKernel linear/,
   );
   await Deno.remove(dir, { recursive: true });
 });

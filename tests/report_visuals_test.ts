@@ -10,7 +10,7 @@ import { makeLabelledCache } from "../demo/mod.ts";
 import { initBackend } from "../engine/mod.ts";
 import { makeTrainConfig, type PredictionRow, readPredictions, train } from "../train/mod.ts";
 import { readReportRun, renderReport } from "../experiments/mod.ts";
-import { divergingColours, extremes, rocChart } from "../experiments/report_visuals.ts";
+import { divergingColours, extremes, rocChart, weightColours } from "../experiments/report_visuals.ts";
 import { CHROMIUM, headless } from "../fixtures/chromium.ts";
 
 await initBackend("wasm");
@@ -36,6 +36,10 @@ Deno.test("extremes() orders mistakes by confidence, worst first, and leaves val
 Deno.test("divergingColours() maps 0 to white and the extremes to full red and blue", () => {
   const rgb = divergingColours(Float32Array.from([0, 2, -2, 1]));
   assert.deepEqual(Array.from(rgb), [255, 255, 255, 255, 0, 0, 0, 0, 255, 255, 128, 128]);
+});
+
+Deno.test("weightColours() maps 0 to mid-gray and the extremes to full and no light, per channel", () => {
+  assert.deepEqual(Array.from(weightColours(Float32Array.from([0, 2, -2, 1, 0, 0]))), [128, 255, 1, 192, 128, 128]);
 });
 
 Deno.test("rocChart() draws one point per distinct threshold, from (0,0) to (1,1)", () => {
@@ -136,4 +140,21 @@ Deno.test({
     assert.ok((await Deno.stat(shot)).size > 5000);
     await Deno.remove(dir, { recursive: true });
   },
+});
+
+Deno.test("the report draws a colour net's units as colours and its cached records in colour", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "report_colour_test" });
+  await makeLabelledCache(dir, { train: 80, test: 24, width: 24, height: 24, seed: 18 }, {
+    params: { size: 12, channels: 3 },
+  });
+  const out = join(dir, "net");
+  await train(makeTrainConfig({ data: join(dir, "cache"), out, hidden: [4], epochs: 2, batchSize: 16, lr: 0.01 }));
+  const { right } = extremes(await readPredictions(out));
+  await Deno.remove(right[0].path);
+  const run = await readReportRun(out);
+  assert.equal(run.visuals!.colour, true);
+  assert.equal(run.visuals!.right[0].from, "cached record");
+  assert.equal(run.visuals!.units.length, 4);
+  assert.match(renderReport([run], "colour"), /R, G and B brighter where that channel raises/);
+  await Deno.remove(dir, { recursive: true });
 });

@@ -7,10 +7,12 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { encodeJpeg, renderTaskImage } from "../demo/mod.ts";
+import { encodeJpeg, makeLabelledCache, renderTaskImage } from "../demo/mod.ts";
+import { initBackend } from "../engine/mod.ts";
+import { makeTrainConfig, train } from "../train/mod.ts";
 import { makeEdgeCases } from "../fixtures/make_fixtures.ts";
 import { seededRandom } from "../lib/mod.ts";
-import { decodeGray } from "../pipeline/mod.ts";
+import { decodeImage } from "../pipeline/mod.ts";
 import { loadClassifier } from "../infer/mod.ts";
 import { startServer } from "../web/mod.ts";
 import { CHROMIUM, headless } from "../fixtures/chromium.ts";
@@ -105,8 +107,8 @@ Deno.test("the server serves its page, tfjs and the model's files, and nothing e
       await response.body?.cancel();
     }
     const script = await (await fetch(new URL("/page.js", server.url))).text();
-    assert.match(script, /function grayResizeLinear/);
-    // The browser bundle holds the gray + resize code and the page, nothing that needs Deno or Node.
+    assert.match(script, /function pixelsToRecord/);
+    // The browser bundle holds the pixel + resize code and the page, nothing that needs Deno or Node.
     assert.doesNotMatch(script, /from "node:|Deno\./);
     const refused = [
       "/model/../deno.json",
@@ -201,7 +203,7 @@ Deno.test({
     const classifier = await loadClassifier(TINY);
     const expected = (await classifier.classify(join(TINY, "dog.jpg"))).probability;
     // The browser decoded the JPEG to the very pixels sharp does, and stock tfjs (WebGL in software) agrees.
-    assert.deepEqual(record, Array.from(await decodeGray(join(TINY, "dog.jpg"), classifier.metadata.preprocess)));
+    assert.deepEqual(record, Array.from(await decodeImage(join(TINY, "dog.jpg"), classifier.metadata.preprocess)));
     classifier.dispose();
     assert.ok(Math.abs(probability - expected) < 1e-4, `page ${probability}, classify() ${expected}`);
     assert.match(dom, /data-label="dog"/);
@@ -222,5 +224,40 @@ Deno.test({
     assert.equal(status.code, 0);
     assert.match(rest.join(""), /stopped/);
     await Deno.remove(dir, { recursive: true });
+  },
+});
+
+Deno.test({
+  name: "the page makes a colour model's record (INTER_AREA, R, G, B) as the pipeline does, and answers as classify()",
+  ignore: CHROMIUM === undefined,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "serve_colour_test" });
+    await initBackend("wasm");
+    const { test } = await makeLabelledCache(dir, { train: 80, test: 8, width: 90, height: 60, seed: 21 }, {
+      params: { size: 16, channels: 3, resizeKernel: "opencv-area" },
+    });
+    const model = join(dir, "model");
+    await train(makeTrainConfig({ data: join(dir, "cache"), out: model, hidden: [8], epochs: 2, batchSize: 16 }));
+    await Deno.copyFile(join(dir, test[0].path), join(model, "photo.jpg"));
+    const server = await startServer({ model, port: 0 });
+    try {
+      const { stdout } = await headless(dir, [
+        "--virtual-time-budget=30000",
+        "--dump-dom",
+        `${server.url}?photo=photo.jpg&record=1`,
+      ]);
+      const probability = Number(/id="result-0"[^>]*data-probability="([^"]+)"/.exec(stdout)?.[1]);
+      const record = JSON.parse(/<pre id="record-0">([^<]+)<\/pre>/.exec(stdout)?.[1] ?? "[]") as number[];
+      const classifier = await loadClassifier(model);
+      const photo = join(model, "photo.jpg");
+      assert.equal(record.length, 16 * 16 * 3);
+      assert.deepEqual(record, Array.from(await decodeImage(photo, classifier.metadata.preprocess)));
+      const expected = (await classifier.classify(photo)).probability;
+      classifier.dispose();
+      assert.ok(Math.abs(probability - expected) < 1e-4, `page ${probability}, classify() ${expected}`);
+    } finally {
+      await server.shutdown();
+      await Deno.remove(dir, { recursive: true });
+    }
   },
 });

@@ -1,8 +1,8 @@
 /**
  * A trained model means what it says in stock TensorFlow.js: model.json + weights.bin loaded with nothing but
- * `tf.loadLayersModel`, fed a record's gray pixels exactly as the cache stores them, answers as `classify()`
- * does. The standardisation training applied lives in the first layer, for nets with and without BatchNorm
- * and for a raw-scale cache.
+ * `tf.loadLayersModel`, fed a record's pixels exactly as the cache stores them, answers as `classify()`
+ * does. The standardisation training applied lives in the first layer, for nets with and without BatchNorm,
+ * for a raw-scale cache and for a colour one (whose photos classify() also answers from the files).
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
@@ -26,17 +26,26 @@ async function loadStock(dir: string): Promise<tf.LayersModel> {
 }
 
 const cases = [
-  { name: "unit scale, no BatchNorm", scale: "unit" as const, hidden: [6, 3], batchNorm: false },
-  { name: "unit scale, BatchNorm", scale: "unit" as const, hidden: [12, 6], batchNorm: true },
-  { name: "raw scale, BatchNorm", scale: "raw" as const, hidden: [12, 6], batchNorm: true },
+  { name: "unit scale, no BatchNorm", scale: "unit" as const, hidden: [6, 3], batchNorm: false, channels: 1 as const },
+  { name: "unit scale, BatchNorm", scale: "unit" as const, hidden: [12, 6], batchNorm: true, channels: 1 as const },
+  { name: "raw scale, BatchNorm", scale: "raw" as const, hidden: [12, 6], batchNorm: true, channels: 1 as const },
+  {
+    name: "colour, area kernel, BatchNorm",
+    scale: "unit" as const,
+    hidden: [12, 6],
+    batchNorm: true,
+    channels: 3 as const,
+  },
 ];
 
 for (const c of cases) {
   Deno.test(`stock tfjs and classify() agree on cached records (${c.name})`, async () => {
     const dir = await Deno.makeTempDir({ prefix: "stock_tfjs_test" });
-    await makeLabelledCache(dir, { train: 120, test: 40, width: 40, height: 30, seed: 12 }, {
-      params: { size: 24, scale: c.scale },
+    const resizeKernel = c.channels === 3 ? "opencv-area" as const : "opencv-linear" as const;
+    const { test } = await makeLabelledCache(dir, { train: 120, test: 40, width: 40, height: 30, seed: 12 }, {
+      params: { size: 24, scale: c.scale, channels: c.channels, resizeKernel },
     });
+    const length = 24 * 24 * c.channels;
     const out = join(dir, "model");
     const result = await train(makeTrainConfig({
       data: join(dir, "cache"),
@@ -52,15 +61,19 @@ for (const c of cases) {
     const { values } = await split.readBatch(Array.from({ length: split.count }, (_, i) => i));
     const stock = await loadStock(out);
     const viaStock = tf.tidy(() =>
-      (stock.predict(tf.tensor2d(values, [split.count, 24 * 24])) as tf.Tensor).dataSync() as Float32Array
+      (stock.predict(tf.tensor2d(values, [split.count, length])) as tf.Tensor).dataSync() as Float32Array
     );
     stock.dispose();
     const classifier = await loadClassifier(out);
     let worst = 0;
     for (let i = 0; i < split.count; i++) {
-      const p = (await classifier.classify(values.slice(i * 576, (i + 1) * 576))).probability;
+      const p = (await classifier.classify(values.slice(i * length, (i + 1) * length))).probability;
       worst = Math.max(worst, Math.abs(p - viaStock[i]));
     }
+    assert.equal(classifier.inputSize, length);
+    // From the photo itself: the model's stored preprocessing (channels and kernel too) rebuilds the record.
+    const fromFile = await classifier.classify(join(dir, test[0].path));
+    assert.ok(Math.abs(fromFile.probability - viaStock[0]) < 1e-4, `${fromFile.probability} vs ${viaStock[0]}`);
     classifier.dispose();
     assert.ok(worst < 1e-4, `largest difference ${worst}`);
     // The folded first layer is the trained net: its test metrics, computed by train() on standardised records

@@ -50,8 +50,8 @@ export function drawAugmentation(options: AugmentOptions, seed: number, index: n
 }
 
 /**
- * Applies `draw` to one `width`×`height` row-major record in place (`scratch`
- * holds a copy of it): mirrored first, then shifted. Pixels shifted in from
+ * Applies `draw` to one `width`×`height` row-major record of `channels` values per pixel (gray 1, colour 3,
+ * interleaved) in place (`scratch` holds a copy of it): mirrored first, then shifted. Pixels shifted in from
  * outside repeat the nearest edge pixel, so no artificial black border appears.
  */
 export function applyAugmentation(
@@ -60,16 +60,18 @@ export function applyAugmentation(
   height: number,
   draw: AugmentDraw,
   scratch: Float32Array,
+  channels = 1,
 ): void {
   if (!draw.flip && draw.dx === 0 && draw.dy === 0) return;
-  scratch.set(record.subarray(0, width * height));
+  const rowLength = width * channels;
+  scratch.set(record.subarray(0, rowLength * height));
   for (let y = 0; y < height; y++) {
     const sy = Math.min(height - 1, Math.max(0, y - draw.dy));
-    const source = sy * width, target = y * width;
+    const source = sy * rowLength, target = y * rowLength;
     for (let x = 0; x < width; x++) {
       let sx = Math.min(width - 1, Math.max(0, x - draw.dx));
       if (draw.flip) sx = width - 1 - sx;
-      record[target + x] = scratch[source + sx];
+      for (let c = 0; c < channels; c++) record[target + x * channels + c] = scratch[source + sx * channels + c];
     }
   }
 }

@@ -80,3 +80,17 @@ Deno.test("assembleBatch() augments records by index before standardising, only 
     );
   }
 });
+
+Deno.test("applyAugmentation() moves a colour pixel's three values together", () => {
+  const [W, H] = [4, 3];
+  // Value = 100·channel + pixel index, so each value says where it came from.
+  const record = Float32Array.from({ length: W * H * 3 }, (_, i) => 100 * (i % 3) + Math.floor(i / 3));
+  const scratch = new Float32Array(record.length);
+  const gray = Float32Array.from({ length: W * H }, (_, i) => i);
+  const draw = { flip: true, dx: 1, dy: -1 };
+  applyAugmentation(record, W, H, draw, scratch, 3);
+  applyAugmentation(gray, W, H, draw, new Float32Array(W * H));
+  for (let p = 0; p < W * H; p++) {
+    assert.deepEqual(Array.from(record.subarray(3 * p, 3 * p + 3)), [gray[p], 100 + gray[p], 200 + gray[p]]);
+  }
+});

@@ -107,7 +107,7 @@ export async function assembleBatch(
     const scratch = new Float32Array(width);
     for (let r = 0; r < n; r++) {
       const draw = drawAugmentation(augment.options, augment.seed, sorted[r]);
-      applyAugmentation(rows.subarray(r * width, (r + 1) * width), w, h, draw, scratch);
+      applyAugmentation(rows.subarray(r * width, (r + 1) * width), w, h, draw, scratch, reader.manifest.channels ?? 1);
     }
   }
   if (standardization) {

@@ -407,6 +407,7 @@ function describeData(config: TrainConfig, data: RunData): string {
   const augmented = config.augment && augments(config.augment) ? `, augmented: ${formatAugment(config.augment)}` : "";
   return `data: ${indices.train.length} train, ${indices.validation.length} validation${where}, ` +
     `${indices.test.length} test records of ${manifest.width}x${manifest.height} ` +
+    `${manifest.channels === 3 ? "colour" : "gray"} ` +
     `(${manifest.scale} scale${config.standardize ? ", standardised" : ""}${augmented})`;
 }
 

@@ -1,16 +1,16 @@
 /**
  * The page `deno task serve` serves, bundled for the browser at start-up: the browser decodes each
  * photo (createImageBitmap, then a canvas), turns it into the model's input with the pipeline's own
- * gray + resize code (pipeline/opencv_gray_resize.ts, the same source the cache was built with), and
+ * gray or colour + resize code (pipeline/opencv_resize.ts, the same source the cache was built with), and
  * runs the model with stock TensorFlow.js, loaded from the server beside this script.
  *
  * `?photo=NAME` (repeatable) classifies `/model/NAME` at load (how the end-to-end test drives the page);
- * `&record=1` also writes the gray record into the page, to compare browsers' decoding with sharp's.
+ * `&record=1` also writes the record into the page, to compare browsers' decoding with sharp's.
  * @module
  */
 /// <reference lib="dom" />
 // Single modules, not the folders' mod.ts: the rest (sharp, files, workers, tfjs' WASM) has no place in the page.
-import { grayResizeLinear } from "../pipeline/opencv_gray_resize.ts";
+import { type OpencvKernel, pixelsToRecord } from "../pipeline/opencv_resize.ts";
 import { applyStandardization, standardizationFromStats } from "../model/standardization.ts";
 
 /** The part of the tfjs global this page uses. */
@@ -25,7 +25,8 @@ interface TfGlobal {
 interface PageMetadata {
   classes: [string, string];
   inputSize: number;
-  preprocess: { size: number; scale: "unit" | "raw" };
+  /** `channels` is absent in models made before colour (gray); `linear` (libvips) is read as OpenCV's linear. */
+  preprocess: { size: number; scale: "unit" | "raw"; channels?: 1 | 3; resizeKernel: OpencvKernel | "linear" };
   /** Older models: standardisation the page must apply itself (newer ones hold it in their first layer). */
   standardize: { file: string; stdFloor: number } | null;
 }
@@ -45,12 +46,13 @@ const ready = (async () => {
     const standardization = standardizationFromStats(stats, metadata.inputSize, metadata.standardize.stdFloor);
     standardize = (x) => applyStandardization(x, standardization);
   }
-  byId("status").textContent = `model ready (${metadata.preprocess.size}×${metadata.preprocess.size} gray, ` +
+  const { size, channels } = metadata.preprocess;
+  byId("status").textContent = `model ready (${size}×${size} ${channels === 3 ? "colour" : "gray"}, ` +
     `tfjs backend ${tf.getBackend()}): pick or drop photos`;
   return { model, metadata, standardize };
 })();
 
-/** The model's input for one photo: decoded by the browser, gray and resized by the pipeline's code. */
+/** The model's input for one photo: decoded by the browser, made gray or kept colour and resized by the pipeline's code. */
 async function toRecord(blob: Blob, metadata: PageMetadata): Promise<Float32Array> {
   const bitmap = await createImageBitmap(blob, { imageOrientation: "from-image", premultiplyAlpha: "none" });
   const canvas = document.createElement("canvas");
@@ -62,10 +64,17 @@ async function toRecord(blob: Blob, metadata: PageMetadata): Promise<Float32Arra
   context.drawImage(bitmap, 0, 0);
   bitmap.close();
   const rgba = context.getImageData(0, 0, canvas.width, canvas.height).data;
-  const { size, scale } = metadata.preprocess;
-  const record = new Float32Array(size * size);
+  const { size, scale, resizeKernel } = metadata.preprocess;
+  const channels = metadata.preprocess.channels ?? 1;
+  const record = new Float32Array(size * size * channels);
   const pixels = new Uint8Array(rgba.buffer, rgba.byteOffset, rgba.byteLength);
-  grayResizeLinear(pixels, canvas.width, canvas.height, 4, size, scale === "unit" ? 1 / 255 : 1, record);
+  const kernel = resizeKernel === "opencv-area" ? "opencv-area" : "opencv-linear";
+  pixelsToRecord(pixels, canvas.width, canvas.height, 4, {
+    size,
+    channels,
+    kernel,
+    gain: scale === "unit" ? 1 / 255 : 1,
+  }, record);
   return record;
 }
 

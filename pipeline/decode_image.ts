@@ -1,5 +1,6 @@
 /**
- * Decodes one image to the network's input: size×size grayscale float32.
+ * Decodes one image to the network's input: size×size float32, gray (one value per pixel) or colour (R, G, B
+ * per pixel, row by row).
  *
  * This is the single preprocessing function: the pipeline writes its output
  * into shards and inference calls it on new images, with the same parameters
@@ -7,13 +8,13 @@
  * @module
  */
 import { loadSharp, requireChoice } from "../lib/mod.ts";
-import { grayResizeLinear } from "./opencv_gray_resize.ts";
+import { pixelsToRecord } from "./opencv_resize.ts";
 
 /** How pixel values are stored: `unit` is value/255, `raw` is 0..255 as the course's code did. */
 export type PixelScale = "unit" | "raw";
 
-/** The resize kernels {@linkcode decodeGray} offers. */
-export const RESIZE_KERNELS = ["opencv-linear", "linear"] as const;
+/** The resize kernels {@linkcode decodeImage} offers. */
+export const RESIZE_KERNELS = ["opencv-linear", "opencv-area", "linear"] as const;
 
 /** A resize kernel name. */
 export type ResizeKernel = typeof RESIZE_KERNELS[number];
@@ -24,13 +25,19 @@ export interface PreprocessParams {
   size: number;
   /** Value scaling. */
   scale: PixelScale;
-  /** Grayscale conversion formula. */
+  /**
+   * Values per pixel: 1 for gray, 3 for R, G, B (interleaved per pixel). Absent in caches and models made before
+   * colour existed: those are gray ({@linkcode channelsOf}).
+   */
+  channels?: 1 | 3;
+  /** Grayscale conversion formula (used when `channels` is 1). */
   grayscale: "bt601-luma";
   /**
-   * Resampling: `opencv-linear` is cv2.resize INTER_LINEAR on the gray plane, bit for bit (the course's and the
-   * PyTorch reference's resize; it samples 2×2 pixels, so shrinking by more than ~2× aliases); `linear` is
-   * libvips' bilinear with its support widened by the shrink factor, so shrinking averages every pixel
-   * (better for photos many times the output size).
+   * Resampling: `opencv-linear` is cv2.resize INTER_LINEAR, bit for bit (the course's and the PyTorch
+   * reference's resize; it samples 2×2 pixels, so shrinking by more than ~2× aliases); `opencv-area` is
+   * cv2.resize INTER_AREA, bit for bit (each output pixel the mean of the source pixels it covers: the one to
+   * use when shrinking photos to a small size, e.g. 500×375 to 64×64); `linear` is libvips' bilinear with its
+   * support widened by the shrink factor (gray only).
    */
   resizeKernel: ResizeKernel;
   /** Aspect handling: `fill` stretches to size×size, as the course's data is. */
@@ -47,6 +54,7 @@ export interface PreprocessParams {
 export const DEFAULT_PREPROCESS: PreprocessParams = {
   size: 227,
   scale: "unit",
+  channels: 1,
   grayscale: "bt601-luma",
   resizeKernel: "opencv-linear",
   fit: "fill",
@@ -54,6 +62,16 @@ export const DEFAULT_PREPROCESS: PreprocessParams = {
   orientation: "exif-auto",
   frame: "first",
 };
+
+/** Values per pixel of records made with `params` (1 when they predate colour). */
+export function channelsOf(params: Pick<PreprocessParams, "channels">): 1 | 3 {
+  return params.channels ?? 1;
+}
+
+/** Float32 values in one record made with `params`: size × size × channels. */
+export function recordLength(params: Pick<PreprocessParams, "size" | "channels">): number {
+  return params.size * params.size * channelsOf(params);
+}
 
 /** A human-readable description of the grayscale formula, for the manifest and README. */
 export const GRAYSCALE_FORMULA =
@@ -72,29 +90,35 @@ export class ImageDecodeError extends Error {
 export type ImageInput = string | Uint8Array;
 
 /**
- * Decodes `input` to `size*size` float32 gray values, written into `into` when given.
+ * Decodes `input` to a record of {@linkcode recordLength} float32 values, written into `into` when given.
  *
  * libvips decodes, applies EXIF orientation, flattens alpha and reduces any input
  * (CMYK, 16-bit, palette, gray) to 8-bit sRGB (an 8-bit gray JPEG stays one gray
- * plane, which is the same thing); the luma and, by default, the resize
- * are then OpenCV's own fixed-point arithmetic in JavaScript (opencv_gray_resize.ts),
+ * plane, which is the same thing); the luma and the OpenCV resizes
+ * are then OpenCV's own arithmetic in JavaScript (opencv_resize.ts),
  * so a record equals what cvtColor + cv2.resize give on the same decoded pixels.
  * libvips' own `b-w` conversion works in linear light and comes out about 3% brighter.
  * Measured on 500×375 photos, decoding at full size and resizing here is also about
  * twice as fast as resizing in libvips.
  */
-export async function decodeGray(
+export async function decodeImage(
   input: ImageInput,
   params: PreprocessParams,
   into?: Float32Array,
 ): Promise<Float32Array> {
   const name = typeof input === "string" ? input : "image bytes";
   const { size } = params;
-  const out = into ?? new Float32Array(size * size);
-  if (out.length !== size * size) {
-    throw new RangeError(`Cannot decode into a buffer of ${out.length} values: size ${size} needs ${size * size}`);
+  const channels = channelsOf(params), length = recordLength(params);
+  const out = into ?? new Float32Array(length);
+  if (out.length !== length) {
+    throw new RangeError(
+      `Cannot decode into a buffer of ${out.length} values: size ${size}, ${channels} channel(s) need ${length}`,
+    );
   }
   requireChoice("resizeKernel", params.resizeKernel, RESIZE_KERNELS);
+  if (params.resizeKernel === "linear" && channels !== 1) {
+    throw new RangeError("the libvips resize kernel (linear) makes gray records only: use opencv-area for colour");
+  }
   const bytes = typeof input === "string" ? await readImageFile(input) : input;
   if (bytes.length === 0) throw new ImageDecodeError(name, "empty input (0 bytes)");
   const layout = jpegLayout(bytes);
@@ -130,7 +154,10 @@ export async function decodeGray(
     throw new ImageDecodeError(name, describeSharpError(error), { cause: error });
   }
   const gain = params.scale === "unit" ? 1 / 255 : 1;
-  grayResizeLinear(decoded.data, decoded.width, decoded.height, mode === "gray" ? 1 : 3, size, gain, out);
+  // libvips has already resized for the `linear` kernel; the OpenCV kernels work on the decoded pixels.
+  const kernel = params.resizeKernel === "opencv-area" ? "opencv-area" : "opencv-linear";
+  const shape = { size, channels, kernel, gain } as const;
+  pixelsToRecord(decoded.data, decoded.width, decoded.height, mode === "gray" ? 1 : 3, shape, out);
   return out;
 }
 
