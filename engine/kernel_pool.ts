@@ -17,10 +17,14 @@ import { gemmFunctions, SCRATCH_BYTES } from "./gemm_source.ts";
 import { gemmNtFunctions } from "./gemm_nt_source.ts";
 import { ADAM_FUNCTION } from "./adam_source.ts";
 import { fillRandomNormal } from "./random_normal_source.ts";
+import { biasGeluRows } from "./gelu_source.ts";
 
-/** What the pool runs: a kernel of the module, or (random_normal) tfjs' normal generator into the heap. */
-export type Job = "gemm_nn" | "gemm_tn" | "gemm_nt" | "adam" | "random_normal";
-const JOBS: Job[] = ["gemm_nn", "gemm_tn", "gemm_nt", "adam", "random_normal"];
+/**
+ * What the pool runs: a kernel of the module, or a JavaScript job on the heap (random_normal: tfjs' normal
+ * generator; bias_gelu: GELU with its derivative over rows).
+ */
+export type Job = "gemm_nn" | "gemm_tn" | "gemm_nt" | "adam" | "random_normal" | "bias_gelu";
+const JOBS: Job[] = ["gemm_nn", "gemm_tn", "gemm_nt", "adam", "random_normal", "bias_gelu"];
 /** The most arguments a job takes (gemm's 12 and the thread's scratch pointer). */
 const MAX_ARGUMENTS = 13;
 
@@ -156,7 +160,7 @@ export async function createKernelPool(heap: KernelHeap, options: KernelPoolOpti
   const helpers: Worker[] = [];
   for (let h = 0; h < threads - 1; h++) {
     const source = `const { parentPort, workerData } = require("node:worker_threads");\n` +
-      `(${helperMain})(parentPort, workerData, ${jobTable}, ${fillRandomNormal});`;
+      `(${helperMain})(parentPort, workerData, ${jobTable}, ${fillRandomNormal}, ${biasGeluRows});`;
     const helper = new Worker(source, {
       eval: true,
       workerData: { memory, module, control: control.buffer, args: args.buffer, slot: h * (MAX_ARGUMENTS + 1) },
@@ -170,7 +174,7 @@ export async function createKernelPool(heap: KernelHeap, options: KernelPoolOpti
   }
   const instance = new WebAssembly.Instance(module, { env: { memory } });
   return new KernelPool(
-    jobTable(instance, memory, fillRandomNormal),
+    jobTable(instance, memory, fillRandomNormal, biasGeluRows),
     fusedMultiplyAdd,
     { control, arguments: args },
     helpers,
@@ -183,14 +187,26 @@ function jobTable(
   instance: WebAssembly.Instance,
   memory: WebAssembly.Memory,
   fill: typeof fillRandomNormal,
+  gelu: typeof biasGeluRows,
 ): ((...args: number[]) => void)[] {
   const kernel = (name: string) => instance.exports[name] as (...args: number[]) => void;
+  const view = (pointer: number, count: number) => new Float32Array(memory.buffer, pointer, count);
   return [
     kernel("gemm_nn"),
     kernel("gemm_tn"),
     kernel("gemm_nt"),
     kernel("adam"),
-    (pointer, count, mean, std, seed) => fill(new Float32Array(memory.buffer, pointer, count), mean, std, seed),
+    (pointer, count, mean, std, seed) => fill(view(pointer, count), mean, std, seed),
+    (z, bias, a, d, rows, columns, first, last) =>
+      gelu(
+        view(z, rows * columns),
+        view(bias, rows),
+        view(a, rows * columns),
+        view(d, rows * columns),
+        first,
+        last,
+        columns,
+      ),
   ];
 }
 
@@ -209,9 +225,10 @@ function helperMain(
   },
   table: typeof jobTable,
   fill: typeof fillRandomNormal,
+  gelu: typeof biasGeluRows,
 ): void {
   const { memory, slot } = workerData;
-  const jobs = table(new WebAssembly.Instance(workerData.module, { env: { memory } }), memory, fill);
+  const jobs = table(new WebAssembly.Instance(workerData.module, { env: { memory } }), memory, fill, gelu);
   const control = new Int32Array(workerData.control);
   const args = new Float64Array(workerData.args);
   let seen = Atomics.load(control, 0);

@@ -16,11 +16,27 @@
  * @module
  */
 import { emptyTensor, tensorMemory, tf } from "./tf.ts";
-import { product, sumOfProducts, sumOfProductsWithTransposed, transposedProduct } from "./products.ts";
+import { product, sumOfProducts, transposedProduct } from "./products.ts";
+import {
+  chunkRanges,
+  type DenseLayer,
+  firstLayerProduct,
+  type InputBatch,
+  type Parameter,
+  rowChunks,
+  type StepResult,
+} from "./layers.ts";
+import {
+  buildResidualNet,
+  residualDenseLayers,
+  type ResidualNet,
+  residualParameters,
+  residualPredict,
+  type ResidualShape,
+  residualTrainStep,
+} from "./residual_mlp.ts";
 import { fillRandomNormalTensors, type RandomNormalFill } from "./random_normal.ts";
 
-/** Inputs per column chunk of a weight matrix. */
-export const CHUNK_SIZE = 4096;
 /** BatchNorm epsilon (as PyTorch). */
 export const BN_EPSILON = 1e-5;
 /** BatchNorm moving-average momentum (Keras convention: moving = m·moving + (1-m)·batch). */
@@ -28,7 +44,7 @@ export const BN_MOMENTUM = 0.9;
 
 /** The shape and options of a net. */
 export interface MlpSpec {
-  /** Inputs (size*size of the cache). */
+  /** Inputs (size·size·channels of the cache). */
   inputSize: number;
   /** Hidden layer widths. */
   hidden: number[];
@@ -36,78 +52,18 @@ export interface MlpSpec {
   batchNorm: boolean;
   /** Dropout rate after each hidden ReLU (0 = none). */
   dropout: number;
-}
-
-/** One dense layer's parameters. */
-export interface DenseLayer {
-  /** Inputs. */
-  inputSize: number;
-  /** Outputs. */
-  outputSize: number;
-  /** Weight column chunks, each [out, chunk]; together the [out, in] weight. */
-  weights: tf.Tensor2D[];
-  /** Bias [out, 1] (layers without BatchNorm, and the output layer). */
-  bias?: tf.Tensor2D;
-  /** BatchNorm scale [out, 1]. */
-  gamma?: tf.Tensor2D;
-  /** BatchNorm shift [out, 1]. */
-  beta?: tf.Tensor2D;
-  /** BatchNorm moving mean [out, 1]. */
-  movingMean?: tf.Tensor2D;
-  /** BatchNorm moving variance [out, 1]. */
-  movingVariance?: tf.Tensor2D;
+  /** When given, the net is the residual MLP of residual_mlp.ts instead, and `hidden` and `batchNorm` are unused. */
+  residual?: ResidualShape;
 }
 
 /** A net: its spec and layers (hidden layers, then the 1-unit output layer). */
 export interface Mlp {
   /** The spec it was built from. */
   spec: MlpSpec;
-  /** Layers in order. */
+  /** Layers in order (of a residual net: its dense layers, input, each block's two, output). */
   layers: DenseLayer[];
-}
-
-/** A trainable tensor and what it is, for the optimizer. */
-export interface Parameter {
-  /** The tensor, updated in place. */
-  tensor: tf.Tensor;
-  /** Kind: weights get L2; BatchNorm and bias do not. */
-  kind: "weight" | "bias" | "gamma" | "beta";
-}
-
-/** Column ranges [start, end) of the chunks of an `inputSize`-wide weight. */
-export function chunkRanges(inputSize: number): [number, number][] {
-  const ranges: [number, number][] = [];
-  for (let start = 0; start < inputSize; start += CHUNK_SIZE) {
-    ranges.push([start, Math.min(inputSize, start + CHUNK_SIZE)]);
-  }
-  return ranges;
-}
-
-/**
- * Writes the transpose of `source`, a dense row-major [rows × columns] matrix, into `target` ([columns ×
- * rows]), each value times `columnScale[column]` when given (the product rounded to float32 once), in 64 × 64
- * tiles so that both sides stay in cache (a plain loop strides a whole row per write). The saved model's
- * kernel is [in, out], the engine's chunks [out, chunk]: saving and loading go through here.
- */
-export function transposeInto(
-  source: Float32Array,
-  rows: number,
-  columns: number,
-  target: Float32Array,
-  columnScale?: Float32Array,
-): void {
-  const TILE = 64;
-  for (let r0 = 0; r0 < rows; r0 += TILE) {
-    const r1 = Math.min(rows, r0 + TILE);
-    for (let c0 = 0; c0 < columns; c0 += TILE) {
-      const c1 = Math.min(columns, c0 + TILE);
-      for (let r = r0; r < r1; r++) {
-        const row = r * columns;
-        if (columnScale) { for (let c = c0; c < c1; c++) target[c * rows + r] = source[row + c] * columnScale[c]; }
-        else for (let c = c0; c < c1; c++) target[c * rows + r] = source[row + c];
-      }
-    }
-  }
+  /** The residual net, when the spec asks for one. */
+  residual?: ResidualNet;
 }
 
 /**
@@ -116,6 +72,10 @@ export function transposeInto(
  * at gamma 1, beta 0.
  */
 export function buildMlp(spec: MlpSpec, seed: number): Mlp {
+  if (spec.residual) {
+    const residual = buildResidualNet(spec.inputSize, spec.residual, seed);
+    return { spec, layers: residualDenseLayers(residual), residual };
+  }
   const sizes = [spec.inputSize, ...spec.hidden, 1];
   const layers: DenseLayer[] = [];
   const fills: RandomNormalFill[] = [];
@@ -146,6 +106,7 @@ export function buildMlp(spec: MlpSpec, seed: number): Mlp {
 
 /** The trainable tensors in a fixed order (the order of gradients from {@linkcode trainStep}). */
 export function parameters(mlp: Mlp): Parameter[] {
+  if (mlp.residual) return residualParameters(mlp.residual);
   const list: Parameter[] = [];
   for (const layer of mlp.layers) {
     for (const w of layer.weights) list.push({ tensor: w, kind: "weight" });
@@ -157,6 +118,7 @@ export function parameters(mlp: Mlp): Parameter[] {
 
 /** Every tensor of the net, trainable or not, in a fixed order (for checkpoints). */
 export function stateTensors(mlp: Mlp): tf.Tensor[] {
+  if (mlp.residual) return residualParameters(mlp.residual).map((p) => p.tensor);
   const list: tf.Tensor[] = [];
   for (const layer of mlp.layers) {
     list.push(...layer.weights);
@@ -175,49 +137,10 @@ export function disposeMlp(mlp: Mlp): void {
   stateTensors(mlp).forEach((t) => t.dispose());
 }
 
-/** A batch as the net takes it: the input in column chunks, each [batch, chunk], and labels [1, batch]. */
-export interface InputBatch {
-  /** Input columns chunked like the first layer's weight. */
-  chunks: tf.Tensor2D[];
-  /** Labels 0/1 as float [1, batch]. */
-  labels: tf.Tensor2D;
-}
-
-/** What one training step gives back. */
-export interface StepResult {
-  /** Gradients, in {@linkcode parameters} order (caller disposes). */
-  gradients: tf.Tensor[];
-  /** Mean binary cross-entropy of the batch. */
-  loss: number;
-  /** Correctly classified samples in the batch (training-mode forward). */
-  correct: number;
-}
-
 /** Options of {@linkcode trainStep}. */
 export interface StepOptions {
   /** Seed for this step's dropout masks. */
   dropoutSeed?: number;
-}
-
-/**
- * Widest first layer whose forward product takes the batch as it comes, as dot products (the "nt" kernel);
- * wider ones transpose the batch once for the broadcast kernel, which runs ~30% faster: on part3 that pays
- * for the transpose (13 MB at batch 64, ~6 ms) many times over, on part1's 5 units the transpose would be
- * most of the step.
- */
-export const NARROW_FIRST_LAYER = 32;
-
-/** The first layer's Zᵀ = W·Xᵀ [out, batch] from the batch's chunks [batch, chunk]. */
-function firstLayerProduct(layer: DenseLayer, chunks: tf.Tensor2D[]): tf.Tensor2D {
-  if (layer.outputSize <= NARROW_FIRST_LAYER) return sumOfProductsWithTransposed(layer.weights, chunks);
-  return sumOfProducts(layer.weights, chunks.map((x) => tf.transpose(x)));
-}
-
-/** Splits a [features, batch] activation into [chunk, batch] row blocks matching {@linkcode chunkRanges}. */
-function rowChunks(activationT: tf.Tensor2D, size: number): tf.Tensor2D[] {
-  const ranges = chunkRanges(size);
-  if (ranges.length === 1) return [activationT];
-  return ranges.map(([a, b]) => tf.slice(activationT, [a, 0], [b - a, activationT.shape[1]]));
 }
 
 /** BatchNorm's normalisation of z [features, batch] over the batch axis. */
@@ -250,6 +173,7 @@ function batchNorm(z: tf.Tensor2D, layer: DenseLayer, batchStatistics: boolean):
  * BatchNorm moving statistics.
  */
 export function trainStep(mlp: Mlp, batch: InputBatch, options: StepOptions = {}): StepResult {
+  if (mlp.residual) return residualTrainStep(mlp.residual, batch);
   const { layers, spec } = mlp;
   const batchSize = batch.labels.shape[1];
   const movingUpdates: [tf.Tensor2D, tf.Tensor2D, tf.Tensor2D, tf.Tensor2D][] = [];
@@ -298,7 +222,8 @@ export function trainStep(mlp: Mlp, batch: InputBatch, options: StepOptions = {}
     const labels = batch.labels;
     const loss = tf.mean(tf.sub(tf.softplus(logits), tf.mul(labels, logits)));
     const probabilities = tf.sigmoid(logits);
-    const correct = tf.sum(tf.cast(tf.equal(tf.greater(probabilities, 0.5), tf.cast(labels, "bool")), "float32"));
+    // Labels may be soft (label smoothing, MixUp): a prediction is right when it is on the label's side of 1/2.
+    const correct = tf.sum(tf.cast(tf.equal(tf.greater(probabilities, 0.5), tf.greater(labels, 0.5)), "float32"));
 
     // Backward: per layer, the weight-chunk gradients and the bias or gamma/beta gradients.
     const weightGrads: tf.Tensor[][] = [], otherGrads: tf.Tensor[][] = layers.map(() => []);
@@ -357,6 +282,7 @@ export function predictProbabilities(
   chunks: tf.Tensor2D[],
   options: { batchStatistics?: boolean } = {},
 ): tf.Tensor2D {
+  if (mlp.residual) return residualPredict(mlp.residual, chunks);
   return tf.tidy(() => {
     let inputT: tf.Tensor2D[] = [];
     let out!: tf.Tensor2D;

@@ -1,15 +1,7 @@
 import assert from "node:assert/strict";
 import { initBackend, tf } from "./tf.ts";
-import {
-  buildMlp,
-  CHUNK_SIZE,
-  chunkRanges,
-  disposeMlp,
-  type Mlp,
-  parameters,
-  predictProbabilities,
-  trainStep,
-} from "./mlp.ts";
+import { CHUNK_SIZE, chunkRanges } from "./layers.ts";
+import { buildMlp, disposeMlp, type Mlp, parameters, predictProbabilities, trainStep } from "./mlp.ts";
 
 await initBackend("wasm");
 

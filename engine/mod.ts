@@ -2,7 +2,7 @@
  * The TensorFlow.js runtime: the one place that imports tfjs and starts its backend
  * (WASM SIMD by default, threaded across the cores), the WebAssembly kernels that
  * work in the backend's heap, and the fully-connected net laid out for speed on it
- * (mlp.ts: its forward and backward passes, used by training and inference alike).
+ * (mlp.ts and residual_mlp.ts: their forward and backward passes, used by training and inference alike).
  *
  * @example Start the backend and make a tensor
  * ```ts ignore
@@ -30,23 +30,32 @@ export {
 } from "./tf.ts";
 export { type AdamKernel, adamKernel, type AdamKernelArgs } from "./wasm_adam.ts";
 export {
+  CHUNK_SIZE,
+  chunkRanges,
+  type DenseLayer,
+  type InputBatch,
+  type Parameter,
+  type StepResult,
+  transposeInto,
+} from "./layers.ts";
+export {
   BN_EPSILON,
   BN_MOMENTUM,
   buildMlp,
-  CHUNK_SIZE,
-  chunkRanges,
   countParameters,
-  type DenseLayer,
   disposeMlp,
-  type InputBatch,
   type Mlp,
   type MlpSpec,
-  type Parameter,
   parameters,
   predictProbabilities,
   stateTensors,
   type StepOptions,
-  type StepResult,
   trainStep,
-  transposeInto,
 } from "./mlp.ts";
+export {
+  type LayerNormParameters,
+  LN_EPSILON,
+  type ResidualBlock,
+  type ResidualNet,
+  type ResidualShape,
+} from "./residual_mlp.ts";

@@ -7,7 +7,7 @@
  */
 import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { channelsOf, decodeImage, DEFAULT_CONCURRENCY, ImageDecodeError } from "../pipeline/mod.ts";
+import { channelsOf, decodeImage, DEFAULT_CONCURRENCY, ImageDecodeError, mirrored } from "../pipeline/mod.ts";
 import { mapInOrder } from "../lib/mod.ts";
 import {
   applyStandardization,
@@ -118,8 +118,16 @@ export async function loadClassifier(modelDir: string): Promise<Classifier> {
     return prepared.map((p) => (p instanceof Error ? p : predictions[next++]));
   }
 
+  const { size } = metadata.preprocess, channels = channelsOf(metadata.preprocess);
   function predict(inputs: Float32Array[]): Prediction[] {
     const probabilities = net.predict(inputs);
+    if (metadata.tta === "flip") {
+      // The model was chosen with flip averaging: each answer is the mean of the image's and its mirror's. Such
+      // models hold their standardisation in the first layer, so the inputs are records as stored and their
+      // mirrors are the mirror images' records.
+      const mirrorP = net.predict(inputs.map((x) => mirrored(x, size, channels)));
+      for (let i = 0; i < probabilities.length; i++) probabilities[i] = (probabilities[i] + mirrorP[i]) / 2;
+    }
     return Array.from(
       probabilities,
       (p) => ({ label: metadata.classes[p > 0.5 ? 1 : 0], isDog: p > 0.5, probability: p }),

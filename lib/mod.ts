@@ -18,7 +18,7 @@ export { acquireLock, LockedError } from "./lock.ts";
 export { createProgress, formatDuration, type Progress, type ProgressOptions } from "./progress.ts";
 export { type CsvRow, parseCsv, parseCsvObjects, toCsv } from "./csv.ts";
 export { type ChartPanel, niceTicks, renderChart, type Series } from "./svg_chart.ts";
-export { normalFrom, seededRandom } from "./random.ts";
+export { betaFrom, gammaFrom, normalFrom, seededRandom } from "./random.ts";
 export { escapeHtml, percent } from "./text.ts";
 export { forEachLimited, mapInOrder, type MapInOrderOptions, Slots } from "./pool.ts";
 export {

@@ -20,7 +20,7 @@ export const MODEL_FILES = { model: "model.json", weights: "weights.bin", stats:
 
 /** What a model carries besides its weights. */
 export interface ModelMetadata {
-  /** Inputs (size*size). */
+  /** Inputs (size·size·channels). */
   inputSize: number;
   /** Names of label 0 and label 1. */
   classes: [string, string];
@@ -36,8 +36,19 @@ export interface ModelMetadata {
   foldedStandardization?: { file: string; stdFloor: number } | null;
   /** {@linkcode weightsFingerprint} of weights.bin, set by {@linkcode saveLayersModel} (absent in older models). */
   weightsFingerprint?: string;
-  /** Which preset or shape the net has. */
-  architecture: { model: string; hidden: number[]; batchNorm: boolean; dropout: number };
+  /** Which preset or shape the net has (`residual` for the residual MLP). */
+  architecture: {
+    model: string;
+    hidden: number[];
+    batchNorm: boolean;
+    dropout: number;
+    residual?: { width: number; depth: number; expansion: number };
+  };
+  /**
+   * Test-time augmentation the model is meant to be used with: `flip` averages P(dog) of the image and of its
+   * mirror image (classify() and the page do). Absent in older models: none.
+   */
+  tta?: "none" | "flip";
 }
 
 /** Raised when a model directory is missing, incomplete or inconsistent. */

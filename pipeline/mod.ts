@@ -33,6 +33,7 @@ export {
   type ResizeKernel,
 } from "./decode_image.ts";
 export { type OpencvKernel, pixelsToRecord, type RecordShape } from "./opencv_resize.ts";
+export { mirrored } from "./mirror.ts";
 export {
   LabelCsvError,
   type LabelRow,
@@ -67,7 +68,6 @@ export {
   DEFAULT_CONCURRENCY,
   DEFAULT_SHARD_SIZE,
   type ErrorPolicy,
-  mirrored,
   preprocess,
   type PreprocessOptions,
   type Rejection,

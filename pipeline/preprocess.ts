@@ -30,6 +30,7 @@ import {
   writeManifest,
 } from "./manifest.ts";
 import { ShardWriter } from "./shard_writer.ts";
+import { mirrored } from "./mirror.ts";
 import {
   acquireLock,
   createProgress,
@@ -485,19 +486,6 @@ async function buildShard(job: SplitJob, target: ShardTarget): Promise<ShardProg
   const progress: ShardProgress = { file, sumsFile, inputKey: key, count, sha256, lines, rejected };
   await writeTextFileAtomic(join(dir, PROGRESS_DIR, `${file}.json`), JSON.stringify(progress) + "\n");
   return progress;
-}
-
-/** The record mirrored left to right. */
-export function mirrored(record: Float32Array, size: number, channels: 1 | 3 = 1): Float32Array {
-  const out = new Float32Array(record.length);
-  for (let y = 0; y < size; y++) {
-    const row = y * size * channels;
-    for (let x = 0; x < size; x++) {
-      const to = row + x * channels, from = row + (size - 1 - x) * channels;
-      for (let c = 0; c < channels; c++) out[to + c] = record[from + c];
-    }
-  }
-  return out;
 }
 
 function inputKey(rows: LabelRow[], params: PreprocessParams, augmentation: Augmentation | null): string {

@@ -7,9 +7,9 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { makeLabelledCache } from "../demo/mod.ts";
-import { openSplit } from "../pipeline/mod.ts";
+import { mirrored, openSplit } from "../pipeline/mod.ts";
 import { initBackend, tf } from "../engine/mod.ts";
-import { computeMetrics, makeTrainConfig, train } from "../train/mod.ts";
+import { computeMetrics, makeTrainConfig, train, type TrainConfig } from "../train/mod.ts";
 import { loadClassifier } from "../infer/mod.ts";
 
 await initBackend("wasm");
@@ -25,7 +25,17 @@ async function loadStock(dir: string): Promise<tf.LayersModel> {
   }));
 }
 
-const cases = [
+interface StockCase {
+  name: string;
+  scale: "unit" | "raw";
+  hidden?: number[];
+  batchNorm?: boolean;
+  channels: 1 | 3;
+  /** The rest of the config (the residual net and its recipe). */
+  recipe?: Partial<TrainConfig>;
+}
+
+const cases: StockCase[] = [
   { name: "unit scale, no BatchNorm", scale: "unit" as const, hidden: [6, 3], batchNorm: false, channels: 1 as const },
   { name: "unit scale, BatchNorm", scale: "unit" as const, hidden: [12, 6], batchNorm: true, channels: 1 as const },
   { name: "raw scale, BatchNorm", scale: "raw" as const, hidden: [12, 6], batchNorm: true, channels: 1 as const },
@@ -35,6 +45,22 @@ const cases = [
     hidden: [12, 6],
     batchNorm: true,
     channels: 3 as const,
+  },
+  {
+    name: "colour, residual MLP with its recipe: AdamW, cosine, MixUp, label smoothing, crops, average, flip averaging",
+    scale: "unit",
+    channels: 3,
+    recipe: {
+      model: "resmlp",
+      optimizer: "adamw",
+      schedule: "cosine",
+      warmup: 0.1,
+      mixup: 0.4,
+      labelSmoothing: 0.1,
+      augment: { flip: true, shift: 2, crop: 0.5 },
+      ema: 0.9,
+      tta: "flip",
+    },
   },
 ];
 
@@ -56,13 +82,26 @@ for (const c of cases) {
       batchSize: 16,
       lr: 0.01,
       evalBatchSize: 64,
+      ...c.recipe,
+      ...(c.recipe?.model === "resmlp" ? { residual: { width: 16, depth: 2, expansion: 2 } } : {}),
     }));
     using split = await openSplit(join(dir, "cache", "test"));
     const { values } = await split.readBatch(Array.from({ length: split.count }, (_, i) => i));
     const stock = await loadStock(out);
-    const viaStock = tf.tidy(() =>
-      (stock.predict(tf.tensor2d(values, [split.count, length])) as tf.Tensor).dataSync() as Float32Array
-    );
+    const stockPredict = (records: Float32Array) =>
+      tf.tidy(() =>
+        (stock.predict(tf.tensor2d(records, [split.count, length])) as tf.Tensor).dataSync() as Float32Array
+      );
+    const viaStock = stockPredict(values);
+    if (c.recipe?.tta === "flip") {
+      // Flip averaging, as a stock tfjs user would write it: the mean of each record's and its mirror's answers.
+      const mirrors = new Float32Array(values.length);
+      for (let i = 0; i < split.count; i++) {
+        mirrors.set(mirrored(values.subarray(i * length, (i + 1) * length), 24, c.channels), i * length);
+      }
+      const viaMirrors = stockPredict(mirrors);
+      viaStock.forEach((p, i) => viaStock[i] = (p + viaMirrors[i]) / 2);
+    }
     stock.dispose();
     const classifier = await loadClassifier(out);
     let worst = 0;

@@ -79,6 +79,21 @@ Deno.test("assembleBatch() augments records by index before standardising, only 
       expected.map((v) => (v - 1) * 2),
     );
   }
+  // Label smoothing moves the labels (0 and 1) towards 1/2; MixUp mixes records and labels with one λ per batch,
+  // the same λ whenever the same batch is drawn again (a resumed run), another for another epoch's seed.
+  const smoothed = await assembleBatch(reader, Uint32Array.of(1, 0), undefined, {
+    options: NO_AUGMENT,
+    seed: 3,
+    labelSmoothing: 0.2,
+  });
+  assert.deepEqual(Array.from(smoothed.labels), [0.1, 0.9].map(Math.fround));
+  const mix = { options: NO_AUGMENT, seed: 3, mixup: 0.8 };
+  const mixed = await assembleBatch(reader, Uint32Array.of(1, 0), undefined, mix);
+  const lambda = mixed.labels[1]; // record 1 (label 1) mixed with record 0 (label 0)
+  assert.ok(lambda > 0 && lambda < 1 && Math.abs(mixed.labels[0] - (1 - lambda)) < 1e-6);
+  assert.deepEqual((await assembleBatch(reader, Uint32Array.of(1, 0), undefined, mix)).labels, mixed.labels);
+  const other = await assembleBatch(reader, Uint32Array.of(1, 0), undefined, { ...mix, seed: 4 });
+  assert.notEqual(other.labels[1], lambda);
 });
 
 Deno.test("applyAugmentation() moves a colour pixel's three values together", () => {
@@ -93,4 +108,46 @@ Deno.test("applyAugmentation() moves a colour pixel's three values together", ()
   for (let p = 0; p < W * H; p++) {
     assert.deepEqual(Array.from(record.subarray(3 * p, 3 * p + 3)), [gray[p], 100 + gray[p], 200 + gray[p]]);
   }
+});
+
+Deno.test("drawAugmentation() with crops keeps the flips and shifts it drew before, and crops within bounds", () => {
+  const plain = { flip: true, shift: 3 };
+  for (let i = 0; i < 200; i++) {
+    const without = drawAugmentation(plain, 7, i), withCrop = drawAugmentation({ ...plain, crop: 0.35 }, 7, i);
+    assert.deepEqual([withCrop.flip, withCrop.dx, withCrop.dy], [without.flip, without.dx, without.dy]);
+    const { x, y, width, height } = withCrop.crop!;
+    assert.ok(width * height >= 0.35 * 0.74 && width <= 1 && height <= 1, `area ${width * height}`);
+    assert.ok(x >= 0 && y >= 0 && x + width <= 1 + 1e-9 && y + height <= 1 + 1e-9);
+  }
+});
+
+Deno.test("applyAugmentation() resizes a crop back to the whole record, every channel alike", () => {
+  const [W, H] = [8, 4];
+  // Each value is its column index (the same in both channels).
+  const record = Float32Array.from({ length: W * H * 2 }, (_, i) => Math.floor(i / 2) % W);
+  const whole = record.slice();
+  applyAugmentation(
+    whole,
+    W,
+    H,
+    { flip: false, dx: 0, dy: 0, crop: { x: 0, y: 0, width: 1, height: 1 } },
+    new Float32Array(W * H * 2),
+    2,
+  );
+  assert.deepEqual(whole, record);
+  const right = record.slice();
+  applyAugmentation(
+    right,
+    W,
+    H,
+    { flip: false, dx: 0, dy: 0, crop: { x: 0.5, y: 0, width: 0.5, height: 1 } },
+    new Float32Array(W * H * 2),
+    2,
+  );
+  // The right half (columns 4..7) stretched over 8 columns: pixel centres at 3.75 + 0.5·(x + 0.5), clamped.
+  const expected = Array.from({ length: W }, (_, x) => Math.min(7, Math.max(0, 4 + (x + 0.5) * 0.5 - 0.5)));
+  assert.deepEqual(Array.from(right.subarray(0, 2 * W)).filter((_, i) => i % 2 === 0), expected);
+  assert.deepEqual(parseAugment("flip,crop:0.35"), { flip: true, shift: 0, crop: 0.35 });
+  assert.equal(formatAugment(parseAugment("crop:0.5,shift:2")), "shift:2,crop:0.5");
+  assert.throws(() => parseAugment("crop:0"), /crop:S/);
 });

@@ -22,7 +22,8 @@ self.onmessage = async (event: MessageEvent) => {
       self.postMessage({ id });
     } else if (type === "load") {
       if (!reader) throw new Error("batch worker used before open");
-      const batch = await assembleBatch(reader, event.data.indices, standardization, event.data.augment);
+      const { indices, augment, mirror } = event.data;
+      const batch = await assembleBatch(reader, indices, standardization, augment, mirror);
       self.postMessage({ id, batch }, {
         transfer: [batch.values.buffer as ArrayBuffer, batch.labels.buffer as ArrayBuffer],
       });

@@ -6,7 +6,7 @@
  * @module
  */
 import { CorruptShardError, SplitFormatError, type SplitReader } from "../pipeline/mod.ts";
-import { seededRandom } from "../lib/mod.ts";
+import { betaFrom, seededRandom } from "../lib/mod.ts";
 import { applyStandardization, type Standardization } from "../model/mod.ts";
 import { applyAugmentation, type AugmentOptions, augments, drawAugmentation } from "./augment.ts";
 import { chunkRanges, type InputBatch, tf } from "../engine/mod.ts";
@@ -79,12 +79,19 @@ export interface HostBatch {
   labels: Float32Array;
 }
 
-/** Augmentation of one training batch: what to draw, and the epoch's seed it is drawn from. */
+/** What a training batch gets beyond its records: augmentation, MixUp, label smoothing, and the epoch's seed. */
 export interface BatchAugment {
-  /** What may change. */
+  /** What may change in each record. */
   options: AugmentOptions;
   /** Seed of this epoch's draws (each record's draw depends on this and its index only). */
   seed: number;
+  /**
+   * MixUp's α: each batch is mixed with itself reversed, x = λ·x_i + (1−λ)·x_j and likewise the labels, one
+   * λ ~ Beta(α, α) per batch (as timm draws it); 0 or absent: none.
+   */
+  mixup?: number;
+  /** Label smoothing ε: a label y becomes y·(1−ε) + ε/2 (the binary form of the usual ε/classes); 0 or absent: none. */
+  labelSmoothing?: number;
 }
 
 /**
@@ -98,10 +105,12 @@ export async function assembleBatch(
   indices: Uint32Array,
   standardization?: Standardization,
   augment?: BatchAugment,
+  mirror = false,
 ): Promise<HostBatch> {
   const sorted = Uint32Array.from(indices).sort();
   const { values: rows, labels } = await reader.readBatch(sorted);
   const n = sorted.length, width = reader.recordSize;
+  const targets = Float32Array.from(labels);
   if (augment && augments(augment.options)) {
     const { width: w, height: h } = reader.manifest;
     const scratch = new Float32Array(width);
@@ -110,6 +119,23 @@ export async function assembleBatch(
       applyAugmentation(rows.subarray(r * width, (r + 1) * width), w, h, draw, scratch, reader.manifest.channels ?? 1);
     }
   }
+  if (mirror) {
+    // Every record mirrored left to right: the second look of flip averaging at evaluation.
+    const { width: w, height: h } = reader.manifest;
+    const scratch = new Float32Array(width), draw = { flip: true, dx: 0, dy: 0 };
+    for (let r = 0; r < n; r++) {
+      applyAugmentation(rows.subarray(r * width, (r + 1) * width), w, h, draw, scratch, reader.manifest.channels ?? 1);
+    }
+  }
+  if (augment?.mixup) {
+    // One λ per batch, a function of the epoch's seed and the batch's records alone (so a resumed run draws it again).
+    const random = seededRandom((augment.seed >>> 0) ^ Math.imul(sorted[0] + 1, 0x9e3779b1) ^ Math.imul(n, 0x85ebca6b));
+    mixBatch(rows, targets, width, betaFrom(random, augment.mixup, augment.mixup));
+  }
+  if (augment?.labelSmoothing) {
+    const e = augment.labelSmoothing;
+    for (let r = 0; r < n; r++) targets[r] = targets[r] * (1 - e) + e / 2;
+  }
   if (standardization) {
     for (let r = 0; r < n; r++) applyStandardization(rows.subarray(r * width, (r + 1) * width), standardization);
   }
@@ -117,7 +143,23 @@ export async function assembleBatch(
   for (const [a, b] of chunkRanges(width)) {
     for (let r = 0; r < n; r++) values.set(rows.subarray(r * width + a, r * width + b), a * n + r * (b - a));
   }
-  return { size: n, values, labels: Float32Array.from(labels) };
+  return { size: n, values, labels: targets };
+}
+
+/** MixUp of a batch with itself reversed: record r becomes λ·r + (1−λ)·(n−1−r), records and labels alike. */
+export function mixBatch(rows: Float32Array, labels: Float32Array, width: number, lambda: number): void {
+  const n = labels.length;
+  for (let r = 0, s = n - 1; r < s; r++, s--) {
+    const a = rows.subarray(r * width, (r + 1) * width), b = rows.subarray(s * width, (s + 1) * width);
+    for (let k = 0; k < width; k++) {
+      const x = a[k], y = b[k];
+      a[k] = lambda * x + (1 - lambda) * y;
+      b[k] = lambda * y + (1 - lambda) * x;
+    }
+    const [x, y] = [labels[r], labels[s]];
+    labels[r] = lambda * x + (1 - lambda) * y;
+    labels[s] = lambda * y + (1 - lambda) * x;
+  }
 }
 
 /** Where a batch's records come from: a split's shards, or the whole split held in memory. */
@@ -205,9 +247,9 @@ export class BatchLoader {
     return loader;
   }
 
-  /** Reads the records `indices` into one host batch (sorted by index), augmented when asked. */
-  load(indices: Uint32Array, augment?: BatchAugment): Promise<HostBatch> {
-    return this.#request({ type: "load", indices, augment }) as Promise<HostBatch>;
+  /** Reads the records `indices` into one host batch (sorted by index), augmented or mirrored when asked. */
+  load(indices: Uint32Array, augment?: BatchAugment, mirror = false): Promise<HostBatch> {
+    return this.#request({ type: "load", indices, augment, mirror }) as Promise<HostBatch>;
   }
 
   #request(message: Record<string, unknown>): Promise<HostBatch | undefined> {
@@ -255,17 +297,18 @@ export async function* prefetchBatches(
   loader: Pick<BatchLoader, "load">,
   order: Uint32Array,
   batchSize: number,
-  options: { depth?: number; augment?: BatchAugment } = {},
+  options: { depth?: number; augment?: BatchAugment; mirror?: boolean } = {},
 ): AsyncGenerator<HostBatch> {
   const depth = options.depth ?? 2;
   const slice = (i: number) => order.subarray(i * batchSize, Math.min(order.length, (i + 1) * batchSize));
   const count = Math.ceil(order.length / batchSize);
   const queue: Promise<HostBatch>[] = [];
-  for (let i = 0; i < Math.min(depth, count); i++) queue.push(loader.load(slice(i), options.augment));
+  const load = (i: number) => loader.load(slice(i), options.augment, options.mirror ?? false);
+  for (let i = 0; i < Math.min(depth, count); i++) queue.push(load(i));
   try {
     for (let i = 0; i < count; i++) {
       const current = await queue.shift()!;
-      if (i + depth < count) queue.push(loader.load(slice(i + depth), options.augment));
+      if (i + depth < count) queue.push(load(i + depth));
       yield current;
     }
   } finally {

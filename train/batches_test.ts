@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { splitInMemory, splitTrainValidation } from "./batches.ts";
+import { mixBatch, splitInMemory, splitTrainValidation } from "./batches.ts";
 import { openSplit } from "../pipeline/mod.ts";
 import { makeLabelledCache } from "../demo/mod.ts";
 
@@ -56,4 +56,12 @@ Deno.test("splitInMemory() serves the batches the shards do, reading each record
   assert.equal(reads, 11, "each of the 11 distinct records read from its shard once");
   await assert.rejects(() => memory.readBatch([20]), RangeError);
   await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("mixBatch() mixes each record and label with its partner from the other end, the middle one alone", () => {
+  const rows = Float32Array.from([0, 0, 1, 1, 2, 2, 3, 3, 4, 4]); // five records of width 2
+  const labels = Float32Array.from([1, 0, 1, 0, 0]);
+  mixBatch(rows, labels, 2, 0.75);
+  assert.deepEqual(Array.from(rows), [1, 1, 1.5, 1.5, 2, 2, 2.5, 2.5, 3, 3]);
+  assert.deepEqual(Array.from(labels), [0.75, 0, 1, 0, 0.25]);
 });

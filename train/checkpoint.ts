@@ -1,6 +1,7 @@
 /**
- * Training checkpoints: every tensor of the net, the optimizer state and the
- * best epoch's weights, written after each epoch so `--resume` can continue.
+ * Training checkpoints: every tensor of the net, the optimizer state, the
+ * best epoch's weights and the moving average of the weights (when kept),
+ * written after each epoch so `--resume` can continue.
  *
  * Binary files are named after their epoch and written atomically; `state.json`,
  * which names them, is replaced last, then older files are removed. A run killed
@@ -28,8 +29,13 @@ export interface CheckpointState<Config, History> {
   best: { epoch: number; validationLoss: number; epochsSince: number } | null;
   /** Optimizer steps taken. */
   optimizerStep: number;
-  /** Binary files: net tensors, optimizer slots, best weights (float32, concatenated). */
-  files: { tensors: string; optimizer: string; best: string | null };
+  /** Updates the moving average of the weights has had, when the run keeps one. */
+  averageUpdates?: number;
+  /**
+   * Binary files: net tensors, optimizer slots, best weights, the moving average of the weights (float32,
+   * concatenated; checkpoints made before averages existed have no `average`).
+   */
+  files: { tensors: string; optimizer: string; best: string | null; average?: string | null };
   /** Float32 counts of each tensor, in order, for checking. */
   sizes: { tensors: number[]; optimizerSlots: number };
 }
@@ -44,6 +50,8 @@ export interface Checkpoint<Config, History> {
   optimizerSlots: Float32Array[][];
   /** Best weights, in stateTensors() order, when recorded. */
   best: Float32Array[] | null;
+  /** The moving average of the weights, in stateTensors() order, when the run keeps one. */
+  average: Float32Array[] | null;
 }
 
 /** Raised when a checkpoint is missing, cannot be written, or does not fit the run. */
@@ -83,11 +91,18 @@ export function saveCheckpoint<C, H>(
     optimizerSlots: Float32Array[][];
     best: Float32Array[] | null;
     bestChanged: boolean;
+    /** The moving average of the weights (live state, copied here), when the run keeps one. */
+    average?: Float32Array[] | null;
   },
 ): Promise<void> {
-  // The slots are live state: copied now, the rest (copies already) written as they are.
+  // The slots and the average are live state: copied now, the rest (copies already) written as they are.
   const slots = data.optimizerSlots;
-  return writeCheckpoint(dir, state, { ...data, optimizer: slots.flat().map((s) => s.slice()), slots: slots.length });
+  return writeCheckpoint(dir, state, {
+    ...data,
+    optimizer: slots.flat().map((s) => s.slice()),
+    slots: slots.length,
+    average: data.average?.map((a) => a.slice()) ?? null,
+  });
 }
 
 async function writeCheckpoint<C, H>(
@@ -101,6 +116,7 @@ async function writeCheckpoint<C, H>(
     slots: number;
     best: Float32Array[] | null;
     bestChanged: boolean;
+    average: Float32Array[] | null;
   },
 ): Promise<void> {
   await Deno.mkdir(dir, { recursive: true });
@@ -111,8 +127,10 @@ async function writeCheckpoint<C, H>(
     tensors: `epoch-${tag}-tensors.bin`,
     optimizer: `epoch-${tag}-optimizer.bin`,
     best: data.best ? (data.bestChanged || !previous?.files.best ? `best-${tag}.bin` : previous.files.best) : null,
+    average: data.average ? `epoch-${tag}-average.bin` : null,
   };
   await writeFileAtomic(join(dir, files.tensors), data.tensors);
+  if (data.average) await writeFileAtomic(join(dir, files.average!), data.average);
   await writeFileAtomic(join(dir, files.optimizer), data.optimizer);
   if (data.best && files.best !== previous?.files.best) {
     await writeFileAtomic(join(dir, files.best!), data.best);
@@ -120,7 +138,7 @@ async function writeCheckpoint<C, H>(
   const sizes = { tensors: data.tensors.map((t) => t.length), optimizerSlots: data.slots };
   const full: CheckpointState<C, H> = { formatVersion: CHECKPOINT_VERSION, ...state, files, sizes };
   await writeTextFileAtomic(join(dir, STATE_FILE), JSON.stringify(full, null, 1) + "\n");
-  const keep = new Set([STATE_FILE, files.tensors, files.optimizer, files.best]);
+  const keep = new Set([STATE_FILE, files.tensors, files.optimizer, files.best, files.average]);
   for await (const entry of Deno.readDir(dir)) {
     if (entry.isFile && entry.name.endsWith(".bin") && !keep.has(entry.name)) await Deno.remove(join(dir, entry.name));
   }
@@ -155,5 +173,7 @@ export async function loadCheckpoint<C, H>(dir: string, parameterSizes: number[]
     (_, s) => flat.slice(s * parameterSizes.length, (s + 1) * parameterSizes.length),
   );
   const best = state.files.best ? split(await read(state.files.best), state.sizes.tensors, state.files.best) : null;
-  return { state, tensors, optimizerSlots, best };
+  const averageFile = state.files.average;
+  const average = averageFile ? split(await read(averageFile), state.sizes.tensors, averageFile) : null;
+  return { state, tensors, optimizerSlots, best, average };
 }

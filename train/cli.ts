@@ -1,10 +1,18 @@
 /**
- * `deno task train`: trains part1 or part3 on a preprocessed cache and writes a model directory.
+ * `deno task train`: trains part1, part3 or the residual MLP on a preprocessed cache and writes a model directory.
  * @module
  */
 import { defineCommand, runCli, UsageError } from "../lib/mod.ts";
 import { describeBackend, initBackend, stopBackendThreads } from "../engine/mod.ts";
-import { checkPresetFitsCache, makeTrainConfig, parseWidths, type TrainPreset } from "./config.ts";
+import {
+  checkPresetFitsCache,
+  type LrSchedule,
+  makeTrainConfig,
+  parseWidths,
+  presetCacheInfo,
+  type TrainPreset,
+  type TtaMode,
+} from "./config.ts";
 import { formatEpoch, train } from "./fit.ts";
 import { parseAugment } from "./augment.ts";
 import { formatConfusion, type Metrics } from "./metrics.ts";
@@ -20,17 +28,39 @@ const TRAIN_COMMAND = defineCommand({
     out: { type: "string", value: "MODEL_DIR", required: true, help: "the model directory to write" },
     model: {
       type: "string",
-      value: "part1|part3",
+      value: "NAME",
       help: "part1: inputs -> 5 -> 3 -> 1 (ReLU); part3: inputs -> 1024 -> 2048 -> 2048 -> 1024 -> 1\n" +
-        "(Dense -> BatchNorm -> ReLU); default part1",
+        "(Dense -> BatchNorm -> ReLU); resmlp: inputs -> 512 -> 4 residual blocks\n" +
+        "x + Linear(GELU(Linear(LayerNorm(x)))) widening 4x -> LayerNorm -> 1; default part1",
     },
+    width: { type: "string", value: "N", help: "resmlp: the residual stream's width, default 512" },
+    depth: { type: "string", value: "N", help: "resmlp: residual blocks, default 4" },
+    expansion: { type: "string", value: "N", help: "resmlp: each block widens by N, default 4" },
     hidden: { type: "string", value: "512,256", help: "custom hidden widths (with --batch-norm to add BatchNorm)" },
     "batch-norm": { type: "boolean", help: "BatchNorm in hidden layers of a --hidden net" },
     epochs: { type: "string", value: "N", help: "default 10" },
     "batch-size": { type: "string", value: "N", help: "default 64" },
     lr: { type: "string", value: "X", help: "initial learning rate, default 0.001" },
-    "decay-rate": { type: "string", value: "X", help: "lr * decay^epoch, default 0.8" },
-    optimizer: { type: "string", value: "NAME", help: "adam (default), sgd, momentum, rmsprop" },
+    "decay-rate": { type: "string", value: "X", help: "lr * decay^epoch, default 0.8 (the exponential schedule)" },
+    schedule: {
+      type: "string",
+      value: "NAME",
+      help: "exponential (default: lr * decay^epoch, the assignment's) or cosine (per step,\n" +
+        "from lr down to 0 along half a cosine)",
+    },
+    warmup: { type: "string", value: "X", help: "share of all steps to raise lr linearly from 0 first, default 0" },
+    optimizer: {
+      type: "string",
+      value: "NAME",
+      help: "adam (default), adamw, lion, sgd, momentum, rmsprop (adamw and lion decay\n" +
+        "weights decoupled, by --weight-decay)",
+    },
+    "weight-decay": {
+      type: "string",
+      value: "X",
+      help: "decoupled weight decay, w <- w(1 - lr X) each step; default 0.01 for adamw and\n" +
+        "lion (PyTorch's AdamW default), else 0",
+    },
     seed: { type: "string", value: "N", help: "initialisation, validation split, shuffles, dropout; default 1" },
     "val-fraction": { type: "string", value: "X", help: "share of train held out for validation, default 0.1" },
     "val-split": {
@@ -56,17 +86,38 @@ const TRAIN_COMMAND = defineCommand({
       type: "string",
       value: "LIST",
       help: "training-time augmentation, drawn afresh per record and epoch: flip (mirror\n" +
-        "half the records), shift:N (move by up to N pixels each way, edges repeated),\n" +
-        "or both: flip,shift:8. Validation and test records are never augmented",
+        "half the records), shift:N (move by up to N pixels each way, edges repeated: a\n" +
+        "pad-and-crop), crop:S (a random resized crop keeping S..1 of the area), e.g.\n" +
+        "flip,shift:4. Validation and test records are never augmented",
+    },
+    mixup: {
+      type: "string",
+      value: "ALPHA",
+      help: "MixUp: mix each batch with itself reversed, lambda ~ Beta(ALPHA, ALPHA)",
+    },
+    "label-smoothing": { type: "string", value: "E", help: "labels y become y(1 - E) + E/2, default 0" },
+    ema: {
+      type: "string",
+      value: "DECAY",
+      help: "keep an average of the weights (a <- DECAY a + (1 - DECAY) w each step); it is\n" +
+        "what validation measures, what is kept and what is saved",
+    },
+    tta: {
+      type: "string",
+      value: "none|flip",
+      help: "flip: P(dog) of each image averaged with its mirror image's, at evaluation and\n" +
+        "whenever the saved model classifies; default none",
     },
     patience: { type: "string", value: "N", help: "stop after N epochs without a better validation loss" },
     "eval-batch-size": { type: "string", value: "N", help: "records per evaluation batch, default 256" },
     preset: {
       type: "string",
-      value: "course",
-      help: "the course baseline's settings (batch 128, 10 epochs, Adam, lr 0.1 decayed 0.8\n" +
-        "for part3, constant 0.01 for part1, shuffle seed 220 + epoch, no standardisation);\n" +
-        "needs a --scale raw cache; flags given as well still win",
+      value: "NAME",
+      help: "course: the course baseline's settings (batch 128, 10 epochs, Adam, lr 0.1\n" +
+        "decayed 0.8 for part3, constant 0.01 for part1, shuffle seed 220 + epoch, no\n" +
+        "standardisation; needs a --scale raw cache); modern: the residual MLP with AdamW,\n" +
+        "warmup + cosine, label smoothing, MixUp, flips and shifts, an average of the\n" +
+        "weights and flip averaging, sized from the cache. Flags given as well still win",
     },
     "no-verify": {
       type: "boolean",
@@ -91,10 +142,18 @@ await runCli(TRAIN_COMMAND, async (flags) => {
   const widths = flags.string("hidden");
   const hidden = widths === undefined ? undefined : parseWidths(widths);
   const preset = flags.string("preset") as TrainPreset | undefined;
+  const data = flags.string("data")!;
+  const residual = {
+    width: flags.integer("width"),
+    depth: flags.integer("depth"),
+    expansion: flags.integer("expansion"),
+  };
   const config = makeTrainConfig({
-    data: flags.string("data")!,
+    data,
     out: flags.string("out")!,
     preset,
+    cache: preset === "modern" ? await presetCacheInfo(data) : undefined,
+    residual: Object.values(residual).some((v) => v !== undefined) ? residual : undefined,
     model: flags.string("model"),
     hidden,
     batchNorm: hidden ? flags.boolean("batch-norm") : undefined,
@@ -104,7 +163,10 @@ await runCli(TRAIN_COMMAND, async (flags) => {
     batchSize: flags.integer("batch-size"),
     lr: flags.number("lr"),
     decayRate: flags.number("decay-rate"),
+    schedule: flags.string("schedule") as LrSchedule | undefined,
+    warmup: flags.number("warmup"),
     optimizer: flags.string("optimizer") as OptimizerName | undefined,
+    weightDecay: flags.number("weight-decay"),
     seed: flags.integer("seed"),
     valFraction: flags.number("val-fraction"),
     valSplit: flags.string("val-split"),
@@ -112,6 +174,10 @@ await runCli(TRAIN_COMMAND, async (flags) => {
     limitTest: flags.integer("limit-test"),
     standardize: flags.boolean("no-standardize") ? false : undefined,
     augment: mapDefined(flags.string("augment"), parseAugment),
+    mixup: flags.number("mixup"),
+    labelSmoothing: flags.number("label-smoothing"),
+    ema: flags.number("ema"),
+    tta: flags.string("tta") as TtaMode | undefined,
     patience: flags.integer("patience"),
     evalBatchSize: flags.integer("eval-batch-size"),
   });

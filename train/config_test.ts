@@ -15,11 +15,15 @@ Deno.test("makeTrainConfig() fills in the defaults and the named net's shape", (
     hidden: [5, 3],
     batchNorm: false,
     dropout: 0,
+    residual: undefined,
     l2: 0,
+    weightDecay: 0,
     epochs: 10,
     batchSize: 64,
     lr: 0.001,
     decayRate: 0.8,
+    schedule: "exponential",
+    warmup: 0,
     optimizer: "adam",
     seed: 1,
     valFraction: 0.1,
@@ -28,6 +32,10 @@ Deno.test("makeTrainConfig() fills in the defaults and the named net's shape", (
     limitTest: undefined,
     standardize: true,
     augment: undefined,
+    mixup: 0,
+    labelSmoothing: 0,
+    ema: 0,
+    tta: "none",
     patience: undefined,
     evalBatchSize: 256,
   });
@@ -101,4 +109,36 @@ Deno.test("the part1 and part3 presets have the assignment's shapes", () => {
   ], [1024, 1]]);
   assert.ok(part3.layers.slice(0, 4).every((l) => l.gamma && !l.bias));
   disposeMlp(part3);
+});
+
+Deno.test("makeTrainConfig() builds the resmlp net, the modern preset from the cache, and lets given fields win", () => {
+  const resmlp = makeTrainConfig({ ...paths, model: "resmlp", residual: { width: 256 } });
+  assert.deepEqual(resmlp.residual, { width: 256, depth: 4, expansion: 4 });
+  assert.throws(
+    () => makeTrainConfig({ ...paths, model: "part3", residual: { depth: 2 } }),
+    /width, depth and expansion are for model resmlp, not part3/,
+  );
+  assert.throws(() => makeTrainConfig({ ...paths, preset: "modern" }), /sizes the run from the cache/);
+  const modern = makeTrainConfig({ ...paths, preset: "modern", cache: { records: 9000, side: 32 }, lr: 5e-4 });
+  assert.equal(modern.model, "resmlp");
+  assert.deepEqual(modern.augment, { flip: true, shift: 4 });
+  assert.equal(modern.epochs, 67); // about 600,000 samples
+  assert.equal(modern.lr, 5e-4); // given wins
+  assert.deepEqual([modern.optimizer, modern.weightDecay, modern.schedule, modern.tta], [
+    "adamw",
+    0.05,
+    "cosine",
+    "flip",
+  ]);
+  assert.equal(makeTrainConfig({ ...paths, preset: "modern", cache: { records: 200, side: 64 } }).epochs, 150);
+  // AdamW and Lion decay weights by PyTorch's AdamW default unless told otherwise.
+  assert.equal(makeTrainConfig({ ...paths, optimizer: "adamw" }).weightDecay, 0.01);
+  assert.equal(makeTrainConfig({ ...paths, optimizer: "lion", weightDecay: 0 }).weightDecay, 0);
+  assert.throws(() => makeTrainConfig({ ...paths, model: "resmlp", dropout: 0.2 }), /not offered for the resmlp/);
+  assert.throws(() => makeTrainConfig({ ...paths, schedule: "step" as "cosine" }), /schedule must be/);
+  // A resmlp net of the config's shape has the parameters the paper's formula gives.
+  const mlp = buildMlp({ inputSize: 100, hidden: [], batchNorm: false, dropout: 0, residual: resmlp.residual }, 1);
+  const [w, e] = [256, 4];
+  assert.equal(countParameters(mlp), 100 * w + w + 4 * (2 * w + w * e * w + w * e + w * e * w + w) + 2 * w + w + 1);
+  disposeMlp(mlp);
 });

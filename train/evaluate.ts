@@ -5,7 +5,7 @@
  */
 import { join } from "node:path";
 import { type Mlp, predictProbabilities } from "../engine/mod.ts";
-import type { TrainConfig } from "./config.ts";
+import type { TrainConfig, TtaMode } from "./config.ts";
 import { type BatchLoader, disposeInput, prefetchBatches, shuffled } from "./batches.ts";
 import type { RunData } from "./run_data.ts";
 import { computeMetrics, type Metrics } from "./metrics.ts";
@@ -18,12 +18,13 @@ export async function evaluateFinal(
   data: RunData,
 ): Promise<{ metrics: FinalMetrics; predictions: SplitPredictions[] }> {
   const { indices } = data;
+  const tta = { tta: config.tta };
   const validation = indices.validation.length > 0
-    ? await predict(mlp, data.validationLoader, indices.validation, config.evalBatchSize)
+    ? await predict(mlp, data.validationLoader, indices.validation, config.evalBatchSize, tta)
     : null;
-  const test = await predict(mlp, data.testLoader, indices.test, config.evalBatchSize);
+  const test = await predict(mlp, data.testLoader, indices.test, config.evalBatchSize, tta);
   const metrics: FinalMetrics = {
-    train: (await predict(mlp, data.trainLoader, indices.train, config.evalBatchSize)).metrics,
+    train: (await predict(mlp, data.trainLoader, indices.train, config.evalBatchSize, tta)).metrics,
     validation: validation?.metrics ?? null,
     test: test.metrics,
     testBatchStatistics: null,
@@ -55,24 +56,31 @@ export async function evaluateFinal(
   return { metrics, predictions };
 }
 
-/** P(label 1) of the net for records `indices` of a split (sorted indices keep their order), and the metrics. */
+/**
+ * P(label 1) of the net for records `indices` of a split (sorted indices keep their order), and the metrics.
+ * With `tta: "flip"`, each record's P is the mean of its own and its mirror image's.
+ */
 export async function predict(
   mlp: Mlp,
   loader: BatchLoader,
   indices: Uint32Array,
   batchSize: number,
-  options: { batchStatistics?: boolean } = {},
+  options: { batchStatistics?: boolean; tta?: TtaMode } = {},
 ): Promise<{ probabilities: Float32Array; labels: Uint8Array; metrics: Metrics }> {
   const probabilities = new Float32Array(indices.length), labels = new Uint8Array(indices.length);
-  let offset = 0;
-  for await (const host of prefetchBatches(loader, indices, batchSize)) {
-    const batch = loader.toTensors(host);
-    const p = predictProbabilities(mlp, batch.chunks, options);
-    probabilities.set(p.dataSync(), offset);
-    labels.set(host.labels, offset);
-    offset += host.size;
-    p.dispose();
-    disposeInput(batch);
+  const looks = options.tta === "flip" ? [false, true] : [false];
+  for (const mirror of looks) {
+    let offset = 0;
+    for await (const host of prefetchBatches(loader, indices, batchSize, { mirror })) {
+      const batch = loader.toTensors(host);
+      const tensor = predictProbabilities(mlp, batch.chunks, options);
+      const p = tensor.dataSync();
+      tensor.dispose();
+      for (let i = 0; i < host.size; i++) probabilities[offset + i] += p[i] / looks.length;
+      if (!mirror) labels.set(host.labels, offset);
+      offset += host.size;
+      disposeInput(batch);
+    }
   }
   return { probabilities, labels, metrics: computeMetrics(probabilities, labels) };
 }

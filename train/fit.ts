@@ -35,7 +35,8 @@ import {
   type SplitPredictions,
   type TrainResult,
 } from "./run_record.ts";
-import { augments, formatAugment } from "./augment.ts";
+import { augments, formatAugment, NO_AUGMENT } from "./augment.ts";
+import { WeightAverage } from "./weight_average.ts";
 
 /** How a run starts and what it reports; none of it changes what is learned. */
 export interface TrainOptions {
@@ -96,9 +97,12 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
     if (!options.resume && config.epochs > 0) firstBatches = epochBatches(config, opened, 0);
   });
 
-  const progress = options.resume
+  const progress: RunProgress = options.resume
     ? await resumeProgress(config, mlp, optimizer, log)
-    : { history: [], best: null, bestWeights: null, epoch: 0 };
+    : { history: [], best: null, bestWeights: null, epoch: 0, average: null };
+  const average = config.ema > 0
+    ? new WeightAverage(stateTensors(mlp), config.ema, progress.average ?? undefined)
+    : null;
   if (!options.resume && outHoldsRun) await removeOutputs(config.out);
   await Deno.mkdir(config.out, { recursive: true });
   log(describeData(config, data));
@@ -110,13 +114,16 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
   try {
     stoppedEarly = await runEpochs(
       config,
-      { mlp, optimizer, data, progress, options, watch },
+      { mlp, optimizer, data, progress, options, watch, average },
       checkpoints,
       firstBatches,
     );
     // Keep the best epoch by validation loss; evaluate once, in inference mode, while the last checkpoint is
     // written. The model is written only after it: a failed checkpoint leaves the model folder as it was.
+    // With an average of the weights kept, the best weights are the average's (and, without validation, the
+    // last average is what is kept).
     if (progress.bestWeights) restore(mlp, progress.bestWeights);
+    else if (average) restore(mlp, average.values);
     ({ metrics, predictions } = await evaluateFinal(config, mlp, data));
   } catch (error) {
     await checkpoints.finish().catch(() => {}); // the first failure is the one to report
@@ -172,6 +179,8 @@ interface RunProgress {
   bestWeights: Float32Array[] | null;
   /** Epochs completed. */
   epoch: number;
+  /** The moving average of the weights a resumed run continues from. */
+  average: { values: Float32Array[]; updates: number } | null;
 }
 
 /** Loads the checkpoint into the net and optimizer, after checking it was made with the same settings. */
@@ -197,11 +206,15 @@ async function resumeProgress(
   restore(mlp, checkpoint.tensors);
   optimizer.restore({ step: checkpoint.state.optimizerStep, slots: checkpoint.optimizerSlots });
   log(`resuming after epoch ${checkpoint.state.epoch} (optimizer step ${optimizer.step})`);
+  if (config.ema > 0 && !checkpoint.average) {
+    throw new CheckpointError(`the checkpoint in ${dir} holds no average of the weights, which {ema} needs`);
+  }
   return {
     history: checkpoint.state.history,
     best: checkpoint.state.best,
     bestWeights: checkpoint.best,
     epoch: checkpoint.state.epoch,
+    average: checkpoint.average && { values: checkpoint.average, updates: checkpoint.state.averageUpdates ?? 0 },
   };
 }
 
@@ -214,6 +227,8 @@ interface EpochContext {
   options: TrainOptions;
   /** Where the loss started (NaN until the first batch), and whether the run has warned about it. */
   watch: { startLoss: number; warned: boolean };
+  /** The moving average of the weights, when the run keeps one. */
+  average: WeightAverage | null;
 }
 
 /**
@@ -237,7 +252,9 @@ async function runEpochs(
     const weights = snapshot(context.mlp);
     // The loss of every batch was finite, but the last update could still have broken the weights.
     if (weights.some((w) => !allFinite(w))) throw diverged(config, epoch, record.lr, "the weights", "the last batch");
-    const bestChanged = updateBest(progress, record, weights, context.data.indices.validation.length > 0);
+    // The epoch's kept weights are the average's when there is one: it is what validation measured.
+    const kept = context.average ? context.average.values.map((a) => a.slice()) : weights;
+    const bestChanged = updateBest(progress, record, kept, context.data.indices.validation.length > 0);
     options.hooks?.log?.(formatEpoch(record, config.epochs) + (bestChanged ? "  *best" : ""));
     await checkpoints.start({
       epoch: progress.epoch,
@@ -245,11 +262,13 @@ async function runEpochs(
       history: [...progress.history],
       best: progress.best && { ...progress.best },
       optimizerStep: context.optimizer.step,
+      ...(context.average ? { averageUpdates: context.average.updates } : {}),
     }, {
       tensors: weights,
       optimizerSlots: context.optimizer.state().slots,
       best: progress.bestWeights,
       bestChanged,
+      average: context.average?.values ?? null,
     });
     if (options.hooks?.onEpoch) {
       await checkpoints.finish();
@@ -266,8 +285,10 @@ async function trainEpoch(
   epoch: number,
   batches = epochBatches(config, context.data, epoch),
 ): Promise<EpochRecord> {
-  const { mlp, optimizer, data } = context;
-  const lr = config.lr * config.decayRate ** epoch;
+  const { mlp, optimizer, data, average } = context;
+  const lrAt = (step: number) => learningRate(config, epoch, step, batches.count);
+  const lr = lrAt(0);
+  const state = average ? stateTensors(mlp) : [];
   const bar = context.options.progress
     ? createProgress({ total: batches.count, label: `epoch ${epoch + 1}/${config.epochs}`, unit: "batches" })
     : undefined;
@@ -282,10 +303,11 @@ async function trainEpoch(
       result.gradients.forEach((g) => g.dispose());
       disposeInput(batch);
       bar?.done();
-      throw diverged(config, epoch, lr, `the loss (${result.loss})`, `batch ${step + 1}`);
+      throw diverged(config, epoch, lrAt(step), `the loss (${result.loss})`, `batch ${step + 1}`);
     }
-    watchLoss(context, result.loss, epoch, step, lr);
-    optimizer.apply(result.gradients, lr);
+    watchLoss(context, result.loss, epoch, step, lrAt(step));
+    optimizer.apply(result.gradients, lrAt(step));
+    average?.update(state);
     result.gradients.forEach((g) => g.dispose());
     disposeInput(batch);
     lossSum += result.loss * host.size;
@@ -297,9 +319,13 @@ async function trainEpoch(
   }
   bar?.done();
   const seconds = (performance.now() - epochStart) / 1000;
-  const validation = data.indices.validation.length > 0
-    ? (await predict(mlp, data.validationLoader, data.indices.validation, config.evalBatchSize)).metrics
-    : null;
+  const validate = () =>
+    predict(mlp, data.validationLoader, data.indices.validation, config.evalBatchSize, {
+      tta: config.tta,
+    });
+  const validation = data.indices.validation.length === 0
+    ? null
+    : (await (average ? average.swapIn(stateTensors(mlp), validate) : validate())).metrics;
   return {
     epoch: epoch + 1,
     lr,
@@ -326,8 +352,14 @@ interface EpochBatches extends AsyncIterable<HostBatch> {
  */
 function epochBatches(config: TrainConfig, data: RunData, epoch: number): EpochBatches {
   const order = shuffled(data.indices.train, config.seed + epoch);
-  const augment = config.augment && augments(config.augment)
-    ? { options: config.augment, seed: config.seed * 1_000_003 + epoch * 7_919 }
+  const augmented = config.augment !== undefined && augments(config.augment);
+  const augment = augmented || config.mixup > 0 || config.labelSmoothing > 0
+    ? {
+      options: config.augment ?? NO_AUGMENT,
+      seed: config.seed * 1_000_003 + epoch * 7_919,
+      mixup: config.mixup,
+      labelSmoothing: config.labelSmoothing,
+    }
     : undefined;
   const iterator = prefetchBatches(data.trainLoader, order, config.batchSize, { augment });
   const first = iterator.next();
@@ -342,6 +374,19 @@ function epochBatches(config: TrainConfig, data: RunData, epoch: number): EpochB
       }
     },
   };
+}
+
+/**
+ * The learning rate of step `step` (of `steps`) of epoch `epoch`: a linear warmup over the first `warmup` share
+ * of all steps, then the schedule: lr·decayRate^epoch (exponential), or half a cosine from lr to 0 over the
+ * steps after the warmup (cosine).
+ */
+export function learningRate(config: TrainConfig, epoch: number, step: number, steps: number): number {
+  const total = config.epochs * steps, t = epoch * steps + step;
+  const warmup = Math.round(config.warmup * total);
+  if (t < warmup) return (config.lr * (t + 1)) / warmup;
+  if (config.schedule === "exponential") return config.lr * config.decayRate ** epoch;
+  return 0.5 * config.lr * (1 + Math.cos((Math.PI * (t - warmup)) / Math.max(1, total - warmup)));
 }
 
 /** Warns once when a batch's loss climbs far above where the run started. */
@@ -404,16 +449,33 @@ function restore(mlp: Mlp, values: Float32Array[]): void {
 function describeData(config: TrainConfig, data: RunData): string {
   const { manifest, indices } = data;
   const where = data.validationSplit ? ` (split "${config.valSplit}")` : "";
-  const augmented = config.augment && augments(config.augment) ? `, augmented: ${formatAugment(config.augment)}` : "";
+  const recipe = [
+    ...(config.augment && augments(config.augment) ? [`augmented: ${formatAugment(config.augment)}`] : []),
+    ...(config.mixup > 0 ? [`MixUp ${config.mixup}`] : []),
+    ...(config.labelSmoothing > 0 ? [`label smoothing ${config.labelSmoothing}`] : []),
+  ];
   return `data: ${indices.train.length} train, ${indices.validation.length} validation${where}, ` +
     `${indices.test.length} test records of ${manifest.width}x${manifest.height} ` +
     `${manifest.channels === 3 ? "colour" : "gray"} ` +
-    `(${manifest.scale} scale${config.standardize ? ", standardised" : ""}${augmented})`;
+    `(${manifest.scale} scale${config.standardize ? ", standardised" : ""}${recipe.map((r) => `, ${r}`).join("")})`;
 }
 
 function describeNet(config: TrainConfig, mlp: Mlp, inputSize: number): string {
-  return `net: ${[inputSize, ...config.hidden, 1].join(" -> ")}${config.batchNorm ? " with BatchNorm" : ""}, ` +
-    `${countParameters(mlp).toLocaleString("en")} parameters`;
+  const shape = config.residual
+    ? `${inputSize} -> ${config.residual.width} -> ${config.residual.depth} residual blocks (LayerNorm, ` +
+      `${config.residual.width * config.residual.expansion} GELU) -> LayerNorm -> 1`
+    : `${[inputSize, ...config.hidden, 1].join(" -> ")}${config.batchNorm ? " with BatchNorm" : ""}`;
+  const optimizer = `${config.optimizer}${config.weightDecay > 0 ? ` (weight decay ${config.weightDecay})` : ""}`;
+  const schedule = config.schedule === "cosine"
+    ? `cosine from ${config.lr}`
+    : `lr ${config.lr} x ${config.decayRate}^epoch`;
+  const warmup = config.warmup > 0 ? `, warmup ${100 * config.warmup}% of steps` : "";
+  const extras = [
+    ...(config.ema > 0 ? [`average of the weights (decay ${config.ema}) validated and kept`] : []),
+    ...(config.tta === "flip" ? ["flip averaging at evaluation"] : []),
+  ];
+  return `net: ${shape}, ${countParameters(mlp).toLocaleString("en")} parameters; ${optimizer}, ${schedule}${warmup}` +
+    extras.map((e) => `; ${e}`).join("");
 }
 
 /** One log line for an epoch. */

@@ -4,7 +4,7 @@ import { makeLabelledCache } from "../demo/mod.ts";
 import { CorruptShardError, preprocess, SplitFormatError } from "../pipeline/mod.ts";
 import { initBackend } from "../engine/mod.ts";
 import { acquireLock, LockedError, OptionError } from "../lib/mod.ts";
-import { train, TrainingDivergedError } from "./fit.ts";
+import { learningRate, train, TrainingDivergedError } from "./fit.ts";
 import { makeTrainConfig, type TrainConfig } from "./config.ts";
 import { CheckpointError } from "./checkpoint.ts";
 import { readPredictions } from "./run_record.ts";
@@ -105,6 +105,57 @@ Deno.test("train() with --resume after an interruption ends with the same weight
   const record = JSON.parse(await Deno.readTextFile(join(dir, "whole", "training.json")));
   assert.deepEqual(record.config.augment, { flip: true, shift: 2 });
   await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("train() resumes the residual net's recipe exactly: crops, MixUp, cosine steps, the average of the weights", async () => {
+  const dir = await cache();
+  const { hidden: _hidden, batchNorm: _batchNorm, ...plain } = base(dir, "whole");
+  const config = makeTrainConfig({
+    ...plain,
+    model: "resmlp",
+    residual: { width: 8, depth: 2, expansion: 2 },
+    epochs: 4,
+    optimizer: "lion",
+    lr: 1e-3,
+    schedule: "cosine",
+    warmup: 0.2,
+    mixup: 0.5,
+    labelSmoothing: 0.1,
+    augment: { flip: true, shift: 1, crop: 0.6 },
+    ema: 0.95,
+    tta: "flip",
+  });
+  const whole = await train(config);
+  const interrupted = { ...config, out: join(dir, "interrupted") };
+  await assert.rejects(() =>
+    train(interrupted, {
+      hooks: {
+        onEpoch: (r) => {
+          if (r.epoch === 2) throw new Error("simulated crash");
+        },
+      },
+    }), /simulated crash/);
+  const resumed = await train(interrupted, { resume: true });
+  assert.deepEqual(resumed.history.map((r) => r.valLoss), whole.history.map((r) => r.valLoss));
+  const [a, b] = await Promise.all(["whole", "interrupted"].map((d) => Deno.readFile(join(dir, d, "weights.bin"))));
+  assert.deepEqual(a, b);
+  // The learning rate rose through the warmup, then fell along the cosine.
+  const lrs = whole.history.map((r) => r.lr);
+  assert.ok(lrs[0] < lrs[1] && lrs[1] > lrs[2] && lrs[2] > lrs[3], `lr per epoch ${lrs}`);
+  // The kept model is the average: without it, the same run keeps other weights.
+  await train({ ...config, ema: 0, out: join(dir, "no-average") });
+  assert.notDeepEqual(await Deno.readFile(join(dir, "no-average", "weights.bin")), a);
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("learningRate() warms up linearly, then decays per epoch or along a cosine to 0", () => {
+  const config = makeTrainConfig({ data: "c", out: "o", lr: 1, epochs: 10, warmup: 0.1, schedule: "cosine" });
+  assert.equal(learningRate(config, 0, 0, 10), 0.1); // step 1 of 10 warmup steps
+  assert.equal(learningRate(config, 0, 9, 10), 1);
+  assert.ok(Math.abs(learningRate(config, 5, 5, 10) - 0.5) < 0.02); // half way through the cosine
+  assert.ok(learningRate(config, 9, 9, 10) < 1e-3);
+  const exponential = makeTrainConfig({ data: "c", out: "o", lr: 1, decayRate: 0.5 });
+  assert.equal(learningRate(exponential, 3, 7, 10), 0.125); // the assignment's: per epoch, whatever the step
 });
 
 Deno.test("train() refuses bad settings and bad caches before training", async () => {

@@ -37,7 +37,14 @@ export async function writeModelDirectory(
     // The model takes pixels as the cache stores them: its first layer holds the standardisation.
     standardize: null,
     foldedStandardization: stats ? { file: MODEL_FILES.stats, stdFloor } : null,
-    architecture: { model: config.model, hidden: config.hidden, batchNorm: config.batchNorm, dropout: config.dropout },
+    architecture: {
+      model: config.model,
+      hidden: config.hidden,
+      batchNorm: config.batchNorm,
+      dropout: config.dropout,
+      ...(config.residual ? { residual: config.residual } : {}),
+    },
+    tta: config.tta,
   };
   const model = toLayersModel(mlp, { standardization: data.standardization });
   try {

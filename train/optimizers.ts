@@ -19,8 +19,11 @@ import {
   tfjsHeap,
 } from "../engine/mod.ts";
 
-/** The optimizers there are. */
-export const OPTIMIZER_NAMES = ["adam", "sgd", "momentum", "rmsprop"] as const;
+/**
+ * The optimizers there are. `adamw` is Adam with decoupled weight decay (Loshchilov & Hutter), `lion` is
+ * Chen et al.'s sign-of-momentum update (2023); both decay weights as w ← w·(1 − lr·weightDecay).
+ */
+export const OPTIMIZER_NAMES = ["adam", "sgd", "momentum", "rmsprop", "adamw", "lion"] as const;
 
 /** Optimizer names. */
 export type OptimizerName = typeof OPTIMIZER_NAMES[number];
@@ -31,6 +34,11 @@ export interface OptimizerOptions {
   name: OptimizerName;
   /** L2 penalty on weights (not on biases or BatchNorm), added to the gradient as l2·w. */
   l2?: number;
+  /**
+   * Decoupled weight decay on weights (not on biases or norm scales and shifts): w ← w·(1 − lr·weightDecay)
+   * before each update, as PyTorch's AdamW and Lion apply it.
+   */
+  weightDecay?: number;
   /** Adam beta1 / momentum coefficient. */
   beta1?: number;
   /** Adam beta2 / RMSprop decay. */
@@ -59,15 +67,22 @@ export class Optimizer {
 
   /** Creates state for `parameters` (zeros). */
   constructor(parameters: Parameter[], options: OptimizerOptions) {
-    const defaults = { adam: [0.9, 0.999, 1e-8], sgd: [0, 0, 0], momentum: [0.9, 0, 0], rmsprop: [0, 0.99, 1e-8] };
+    const defaults = {
+      adam: [0.9, 0.999, 1e-8],
+      adamw: [0.9, 0.999, 1e-8],
+      sgd: [0, 0, 0],
+      momentum: [0.9, 0, 0],
+      rmsprop: [0, 0.99, 1e-8],
+      lion: [0.9, 0.99, 0],
+    };
     if (!OPTIMIZER_NAMES.includes(options.name)) {
       throw new TypeError(`unknown optimizer "${options.name}": use ${OPTIMIZER_NAMES.join(", ")}`);
     }
     const [beta1, beta2, epsilon] = defaults[options.name];
-    this.options = { l2: 0, beta1, beta2, epsilon, ...options };
+    this.options = { l2: 0, weightDecay: 0, beta1, beta2, epsilon, ...options };
     this.#parameters = parameters;
-    const slotCount = { adam: 2, sgd: 0, momentum: 1, rmsprop: 1 }[options.name];
-    const pool = options.name === "adam" ? kernelPool() : null;
+    const slotCount = { adam: 2, adamw: 2, sgd: 0, momentum: 1, rmsprop: 1, lion: 1 }[options.name];
+    const pool = options.name === "adam" || options.name === "adamw" ? kernelPool() : null;
     const heap = pool && tfjsHeap();
     if (pool && heap) {
       const pointers = Array.from({ length: slotCount }, () =>
@@ -111,8 +126,10 @@ export class Optimizer {
     this.#step++;
     const update = UPDATE_RULES[this.options.name];
     const slots = this.#slotArrays();
+    const keep = 1 - lr * this.options.weightDecay;
     for (const [i, parameter] of this.#parameters.entries()) {
       // Views are taken here, after any allocation, because the heap may have moved.
+      if (keep !== 1 && parameter.kind === "weight") scaleInPlace(tensorMemory(parameter.tensor), keep);
       update({
         weights: tensorMemory(parameter.tensor),
         gradients: tensorMemory(gradients[i]),
@@ -220,9 +237,30 @@ function rmspropUpdate({ weights: w, gradients: g, slots: [square], decay, lr, o
   }
 }
 
+/**
+ * Lion: w -= lr·sign(β1·m + (1−β1)·g); m = β2·m + (1−β2)·g (the weight decay is applied before, decoupled).
+ * A zero gives a zero step, as torch.sign.
+ */
+function lionUpdate({ weights: w, gradients: g, slots: [m], decay, lr, options }: UpdateArgs): void {
+  const { beta1, beta2 } = options;
+  for (let k = 0; k < w.length; k++) {
+    const grad = g[k] + decay * w[k];
+    const direction = beta1 * m[k] + (1 - beta1) * grad;
+    w[k] -= lr * (direction > 0 ? 1 : direction < 0 ? -1 : 0);
+    m[k] = beta2 * m[k] + (1 - beta2) * grad;
+  }
+}
+
+/** values ← values·factor. */
+function scaleInPlace(values: Float32Array, factor: number): void {
+  for (let k = 0; k < values.length; k++) values[k] *= factor;
+}
+
 const UPDATE_RULES: Record<OptimizerName, (args: UpdateArgs) => void> = {
   adam: adamUpdate,
+  adamw: adamUpdate,
   sgd: sgdUpdate,
   momentum: momentumUpdate,
   rmsprop: rmspropUpdate,
+  lion: lionUpdate,
 };

@@ -5,7 +5,7 @@ import { Optimizer, type OptimizerName } from "./optimizers.ts";
 await initBackend("wasm");
 
 /** tfjs's own optimizers as the reference (same formulas up to epsilon placement). */
-const reference: Record<OptimizerName, (lr: number) => tf.Optimizer> = {
+const reference: Record<"adam" | "sgd" | "momentum" | "rmsprop", (lr: number) => tf.Optimizer> = {
   adam: (lr) => tf.train.adam(lr, 0.9, 0.999, 1e-8),
   sgd: (lr) => tf.train.sgd(lr),
   momentum: (lr) => tf.train.momentum(lr, 0.9),
@@ -49,5 +49,63 @@ Deno.test("Optimizer applies L2 to weights only and restores its state", () => {
   copy.restore(structuredClone(adam.state()));
   assert.equal(copy.step, 1);
   assert.deepEqual(copy.state().slots, adam.state().slots);
-  assert.throws(() => new Optimizer([], { name: "adamw" as OptimizerName }), /unknown optimizer "adamw"/);
+  assert.throws(() => new Optimizer([], { name: "adagrad" as OptimizerName }), /unknown optimizer "adagrad"/);
 });
+
+/** PyTorch's AdamW and Lion steps, written out in float64 from their documented algorithms. */
+function referenceStep(
+  name: "adamw" | "lion",
+  w: number[],
+  g: number[],
+  state: number[][],
+  lr: number,
+  wd: number,
+  t: number,
+) {
+  for (let k = 0; k < w.length; k++) {
+    w[k] *= 1 - lr * wd;
+    if (name === "adamw") {
+      const [m, v] = state;
+      m[k] = 0.9 * m[k] + 0.1 * g[k];
+      v[k] = 0.999 * v[k] + 0.001 * g[k] * g[k];
+      const mHat = m[k] / (1 - 0.9 ** t), vHat = v[k] / (1 - 0.999 ** t);
+      w[k] -= lr * mHat / (Math.sqrt(vHat) + 1e-8);
+    } else {
+      const [m] = state;
+      w[k] -= lr * Math.sign(0.9 * m[k] + 0.1 * g[k]);
+      m[k] = 0.99 * m[k] + 0.01 * g[k];
+    }
+  }
+}
+
+for (const name of ["adamw", "lion"] as const) {
+  Deno.test(`Optimizer ${name} follows PyTorch's ${name} with decoupled weight decay, weights only`, () => {
+    // Six values: the SIMD kernel's groups of four and the rest done in JavaScript.
+    const start = [0.5, -1.5, 2, 0.1, -0.3, 0.8];
+    const weight = tf.tensor1d(start), bias = tf.tensor1d(start);
+    const optimizer = new Optimizer([{ tensor: weight, kind: "weight" }, { tensor: bias, kind: "bias" }], {
+      name,
+      weightDecay: 0.1,
+    });
+    const expected = [...start], expectedBias = [...start];
+    const state = [new Array(6).fill(0), new Array(6).fill(0)],
+      biasState = [new Array(6).fill(0), new Array(6).fill(0)];
+    for (let t = 1; t <= 5; t++) {
+      const c = [1, 2, 3, 4, 5, 6];
+      const g = Array.from(weight.dataSync(), (w, k) => 2 * c[k] * w),
+        gb = Array.from(bias.dataSync(), (w, k) => 2 * c[k] * w);
+      const lr = 0.05 * t;
+      optimizer.apply([tf.tensor1d(g), tf.tensor1d(gb)], lr);
+      referenceStep(name, expected, Array.from(g), state, lr, 0.1, t);
+      referenceStep(name, expectedBias, Array.from(gb), biasState, lr, 0, t);
+    }
+    const [a, b] = [weight.dataSync(), bias.dataSync()];
+    for (let k = 0; k < 6; k++) {
+      assert.ok(Math.abs(a[k] - expected[k]) < 1e-5, `${name} weight[${k}]: ${a[k]} vs ${expected[k]}`);
+      assert.ok(
+        Math.abs(b[k] - expectedBias[k]) < 1e-5,
+        `${name} bias[${k}] (no decay): ${b[k]} vs ${expectedBias[k]}`,
+      );
+    }
+  });
+}

@@ -149,13 +149,13 @@ export async function setUpRun(
 ): Promise<RunSetup> {
   const data = resources.adopt(await openData(config, verify), (d) => d.close());
   beforeNet?.(data);
-  const { hidden, batchNorm, dropout } = config;
+  const { hidden, batchNorm, dropout, residual } = config;
   const mlp = resources.adopt(
-    buildMlp({ inputSize: data.inputSize, hidden, batchNorm, dropout }, config.seed),
+    buildMlp({ inputSize: data.inputSize, hidden, batchNorm, dropout, ...(residual ? { residual } : {}) }, config.seed),
     disposeMlp,
   );
   const optimizer = resources.adopt(
-    new Optimizer(parameters(mlp), { name: config.optimizer, l2: config.l2 }),
+    new Optimizer(parameters(mlp), { name: config.optimizer, l2: config.l2, weightDecay: config.weightDecay }),
     (o) => o.dispose(),
   );
   return { data, mlp, optimizer };

@@ -11,6 +11,7 @@
 /// <reference lib="dom" />
 // Single modules, not the folders' mod.ts: the rest (sharp, files, workers, tfjs' WASM) has no place in the page.
 import { type OpencvKernel, pixelsToRecord } from "../pipeline/opencv_resize.ts";
+import { mirrored } from "../pipeline/mirror.ts";
 import { applyStandardization, standardizationFromStats } from "../model/standardization.ts";
 
 /** The part of the tfjs global this page uses. */
@@ -29,6 +30,8 @@ interface PageMetadata {
   preprocess: { size: number; scale: "unit" | "raw"; channels?: 1 | 3; resizeKernel: OpencvKernel | "linear" };
   /** Older models: standardisation the page must apply itself (newer ones hold it in their first layer). */
   standardize: { file: string; stdFloor: number } | null;
+  /** `flip`: P(dog) is the mean of the photo's and its mirror image's, as the model was chosen. */
+  tta?: "none" | "flip";
 }
 
 const tf = (globalThis as unknown as { tf: TfGlobal }).tf;
@@ -92,9 +95,17 @@ async function classifyPhoto(blob: Blob, name: string, index: number, showRecord
     const record = await toRecord(blob, metadata);
     const input = record.slice();
     standardize?.(input);
-    const x = tf.tensor2d(input, [1, metadata.inputSize]);
+    const looks: Float32Array[] = [input];
+    if (metadata.tta === "flip") {
+      looks.push(mirrored(input, metadata.preprocess.size, metadata.preprocess.channels ?? 1));
+    }
+    const x = tf.tensor2d(Float32Array.from(looks.flatMap((look) => Array.from(look))), [
+      looks.length,
+      metadata.inputSize,
+    ]);
     const y = model.predict(x);
-    const probability = y.dataSync()[0];
+    const answers = y.dataSync();
+    const probability = answers.reduce((sum, p) => sum + p, 0) / answers.length;
     x.dispose();
     y.dispose();
     const isDog = probability > 0.5;
