@@ -43,10 +43,24 @@ export interface TrainBenchResult {
   peakRssMb: number;
 }
 
-/** Times `steps` training steps (after 2 untimed warm-up steps) of `model` at `batchSize`. */
-export function benchTrainStep(model: string, batchSize: number, steps: number, inputSize = 51529): TrainBenchResult {
+/** Inputs of each benched net: the assignment's 227×227 gray, and for the residual MLP 32×32 colour (cifar's). */
+export const BENCH_INPUTS: Record<string, number> = { part1: 51529, part3: 51529, resmlp: 32 * 32 * 3 };
+
+/**
+ * Times `steps` training steps (after 2 untimed warm-up steps) of `model` at `batchSize`: Adam, or for the
+ * residual MLP AdamW (weight decay 0.05) as its recipe trains it.
+ */
+export function benchTrainStep(
+  model: string,
+  batchSize: number,
+  steps: number,
+  inputSize = BENCH_INPUTS[model],
+): TrainBenchResult {
   const mlp = buildMlp({ inputSize, ...MODEL_PRESETS[model] }, 1);
-  const optimizer = new Optimizer(parameters(mlp), { name: "adam" });
+  const optimizer = new Optimizer(
+    parameters(mlp),
+    model === "resmlp" ? { name: "adamw", weightDecay: 0.05 } : { name: "adam" },
+  );
   const random = seededRandom(5);
   const values = Float32Array.from({ length: batchSize * inputSize }, () => random() * 2 - 1);
   const labels = Float32Array.from({ length: batchSize }, (_, i) => i % 2);
@@ -92,15 +106,18 @@ export function benchTrainStep(model: string, batchSize: number, steps: number, 
   };
 }
 
-/** The same training step in PyTorch (same shapes, BatchNorm, Adam, as many threads as ours), printed as samples/s. */
+/** The same training step in PyTorch (same shapes, net, optimizer, as many threads as ours), printed as samples/s. */
 const PYTORCH_STEP = `${PYTORCH_NET}
 import sys, time, torch
-model_name, batch, steps, threads = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+model_name, batch, steps, threads, inputs = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
 torch.set_num_threads(threads)
-model = make_net(model_name, 51529)
-optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
+model = make_net(model_name, inputs)
+if model_name == "resmlp":
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4, weight_decay=0.05)
+else:
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
 loss_fn = torch.nn.BCEWithLogitsLoss()
-x = torch.rand(batch, 51529) * 2 - 1
+x = torch.rand(batch, inputs) * 2 - 1
 y = (torch.arange(batch) % 2).float().unsqueeze(1)
 def step():
     optimizer.zero_grad()
@@ -117,10 +134,10 @@ const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floo
 const TRAIN_BENCH = defineCommand({
   usage: "deno run -A bench/train.ts [options]   (part of deno task bench)",
   flags: {
-    models: { type: "string", value: "LIST", help: "presets to time (default part1,part3)" },
+    models: { type: "string", value: "LIST", help: "nets to time (default part1,part3,resmlp)" },
     batch: { type: "string", value: "LIST", help: "batch sizes (default 32,64,128)" },
     "steps-part1": { type: "string", value: "N", help: "timed steps of part1 (default 200)" },
-    "steps-part3": { type: "string", value: "N", help: "timed steps of part3 (default 10)" },
+    "steps-part3": { type: "string", value: "N", help: "timed steps of part3 and resmlp (default 10)" },
     threads: { type: "string", value: "LIST", help: "backend thread counts, one process each (default 1,2)" },
     repeats: { type: "string", value: "N", help: "runs of each measurement, the median printed (default 3)" },
   },
@@ -129,7 +146,7 @@ const TRAIN_BENCH = defineCommand({
 if (import.meta.main) {
   await runCli(TRAIN_BENCH, async (flags) => {
     const values = {
-      models: flags.string("models") ?? "part1,part3",
+      models: flags.string("models") ?? "part1,part3,resmlp",
       batch: flags.string("batch") ?? "32,64,128",
       "steps-part1": flags.integer("steps-part1") ?? 200,
       "steps-part3": flags.integer("steps-part3") ?? 10,
@@ -163,8 +180,8 @@ async function benchThreads(
   const info = await initBackend("wasm", { threads });
   const torch = await findPython("torch");
   console.log(
-    `training bench (${describeBackend(info)}), synthetic batches of 51,529 inputs, Adam, ` +
-      `median of ${values.repeats} runs:`,
+    `training bench (${describeBackend(info)}; ${await cpuName()}), synthetic batches (part1, part3: ` +
+      `51,529 inputs, Adam; resmlp: 3,072, AdamW), median of ${values.repeats} runs:`,
   );
   if (!torch) console.log("  (no python3 here can import torch: PyTorch not measured, ours alone)");
   const plural = info.threads === 1 ? "" : "s";
@@ -188,7 +205,7 @@ async function benchThreads(
         const results: number[] = [];
         let version = "?";
         for (let run = 0; run < values.repeats; run++) {
-          const args = [model, String(batch), String(steps), String(info.threads)];
+          const args = [model, String(batch), String(steps), String(info.threads), String(BENCH_INPUTS[model])];
           const out = await runPython(torch, PYTORCH_STEP, args, { ...cores, ...allocator.env });
           if (!out) break;
           results.push(Number(out[0]));
@@ -207,4 +224,17 @@ async function benchThreads(
     }
   }
   stopBackendThreads();
+}
+
+/** The CPU's model name, as lscpu or /proc/cpuinfo gives it (speed figures mean little without it). */
+export async function cpuName(): Promise<string> {
+  try {
+    const text = await Deno.readTextFile("/proc/cpuinfo");
+    const name = /^model name\s*:\s*(.+)$/m.exec(text)?.[1]?.trim() ?? "unknown CPU";
+    const flags = /^flags\s*:\s*(.+)$/m.exec(text)?.[1] ?? "";
+    const vector = /\bavx512f\b/.test(flags) ? "AVX-512" : /\bavx2\b/.test(flags) ? "AVX2" : "no AVX2";
+    return `${name}, ${vector}, ${navigator.hardwareConcurrency} cores`;
+  } catch {
+    return "CPU unknown";
+  }
 }

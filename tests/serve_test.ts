@@ -8,11 +8,12 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { encodeJpeg, makeLabelledCache, renderTaskImage } from "../demo/mod.ts";
-import { initBackend } from "../engine/mod.ts";
+import { initBackend, tf } from "../engine/mod.ts";
 import { makeTrainConfig, train } from "../train/mod.ts";
 import { makeEdgeCases } from "../fixtures/make_fixtures.ts";
-import { seededRandom } from "../lib/mod.ts";
-import { decodeImage } from "../pipeline/mod.ts";
+import { loadSharp, seededRandom } from "../lib/mod.ts";
+import { decodeImage, mirrored } from "../pipeline/mod.ts";
+import { loadLayersModel } from "../model/mod.ts";
 import { loadClassifier } from "../infer/mod.ts";
 import { startServer } from "../web/mod.ts";
 import { CHROMIUM, headless } from "../fixtures/chromium.ts";
@@ -228,7 +229,8 @@ Deno.test({
 });
 
 Deno.test({
-  name: "the page makes a colour model's record (INTER_AREA, R, G, B) as the pipeline does, and answers as classify()",
+  name:
+    "the page makes a colour model's record (INTER_AREA, R, G, B) as the pipeline does, and answers as classify(), flip-averaged",
   ignore: CHROMIUM === undefined,
   async fn() {
     const dir = await Deno.makeTempDir({ prefix: "serve_colour_test" });
@@ -237,8 +239,17 @@ Deno.test({
       params: { size: 16, channels: 3, resizeKernel: "opencv-area" },
     });
     const model = join(dir, "model");
-    await train(makeTrainConfig({ data: join(dir, "cache"), out: model, hidden: [8], epochs: 2, batchSize: 16 }));
-    await Deno.copyFile(join(dir, test[0].path), join(model, "photo.jpg"));
+    // Flip averaging on: the page must average the photo's and its mirror image's answers, as classify() does.
+    await train(
+      makeTrainConfig({ data: join(dir, "cache"), out: model, hidden: [8], epochs: 2, batchSize: 16, tta: "flip" }),
+    );
+    // A photo whose halves differ (its left third painted black), so that it and its mirror image get other answers.
+    const sharp = await loadSharp();
+    const { data, info } = await sharp(join(dir, test[0].path)).raw().toBuffer({ resolveWithObject: true });
+    for (let y = 0; y < info.height; y++) {
+      data.fill(0, y * info.width * 3, (y * info.width + Math.floor(info.width / 3)) * 3);
+    }
+    await Deno.writeFile(join(model, "photo.jpg"), await sharp(data, { raw: info }).jpeg({ quality: 95 }).toBuffer());
     const server = await startServer({ model, port: 0 });
     try {
       const { stdout } = await headless(dir, [
@@ -253,6 +264,17 @@ Deno.test({
       assert.equal(record.length, 16 * 16 * 3);
       assert.deepEqual(record, Array.from(await decodeImage(photo, classifier.metadata.preprocess)));
       const expected = (await classifier.classify(photo)).probability;
+      // The mirror image alone answers otherwise: the page's answer tells whether it averaged the two.
+      const stored = await decodeImage(photo, classifier.metadata.preprocess);
+      const { model: layers } = await loadLayersModel(model);
+      const [own, mirror] = tf.tidy(() =>
+        Array.from(
+          (layers.predict(tf.tensor2d([...stored, ...mirrored(stored, 16, 3)], [2, 768])) as tf.Tensor).dataSync(),
+        )
+      );
+      layers.dispose();
+      assert.ok(Math.abs(own - mirror) > 1e-3, `the photo and its mirror answer alike (${own}, ${mirror})`);
+      assert.ok(Math.abs(expected - (own + mirror) / 2) < 1e-5);
       classifier.dispose();
       assert.ok(Math.abs(probability - expected) < 1e-4, `page ${probability}, classify() ${expected}`);
     } finally {

@@ -163,8 +163,9 @@ function coursePreset(model: string): Partial<TrainConfig> {
 /**
  * The modern recipe for a fully-connected net (Bachmann et al.'s, as issue #22 measured it in PyTorch): the
  * residual MLP, AdamW 1e-3 with weight decay 0.05, 5% warmup then cosine, label smoothing 0.1, MixUp 0.8,
- * random flips and pad-and-crop shifts, batch 128, an average of the weights, flip averaging at test time.
- * `records` (train records) and `side` (the cache's image side) size the run: shifts of 1/8 of the side;
+ * random flips and crops, batch 128, an average of the weights, flip averaging at test time.
+ * `records` (train records) and `side` (the cache's image side) size the run: small images (32×32 and less)
+ * get shifts of 1/8 of their side, larger ones random resized crops;
  * epochs set so that a run sees about 600,000 samples (under 20 minutes on two cores for 32×32 colour), at
  * least 40 and at most 150 epochs.
  */
@@ -178,7 +179,11 @@ export function modernPreset(cache: { records: number; side: number }): Partial<
     warmup: 0.05,
     labelSmoothing: 0.1,
     mixup: 0.8,
-    augment: { flip: true, shift: Math.max(1, Math.round(cache.side / 8)) },
+    // Small images get pad-and-crop shifts of 1/8 of their side (torchvision's RandomCrop(32, padding=4)),
+    // photos a random resized crop keeping 35-100% of the area, as Bachmann et al. train both.
+    augment: cache.side <= 32
+      ? { flip: true, shift: Math.max(1, Math.round(cache.side / 8)) }
+      : { flip: true, shift: 0, crop: 0.35 },
     batchSize: 128,
     epochs: Math.min(150, Math.max(40, Math.round(6e5 / Math.max(1, cache.records)))),
     ema: 0.999,

@@ -130,7 +130,9 @@ Deno.test("makeTrainConfig() builds the resmlp net, the modern preset from the c
     "cosine",
     "flip",
   ]);
-  assert.equal(makeTrainConfig({ ...paths, preset: "modern", cache: { records: 200, side: 64 } }).epochs, 150);
+  const photos = makeTrainConfig({ ...paths, preset: "modern", cache: { records: 200, side: 64 } });
+  assert.equal(photos.epochs, 150);
+  assert.deepEqual(photos.augment, { flip: true, shift: 0, crop: 0.35 });
   // AdamW and Lion decay weights by PyTorch's AdamW default unless told otherwise.
   assert.equal(makeTrainConfig({ ...paths, optimizer: "adamw" }).weightDecay, 0.01);
   assert.equal(makeTrainConfig({ ...paths, optimizer: "lion", weightDecay: 0 }).weightDecay, 0);
