@@ -18,6 +18,7 @@ import {
   describeBackend,
   disposeMlp,
   initBackend,
+  measureCeilings,
   parameters,
   stopBackendThreads,
   tf,
@@ -41,6 +42,16 @@ export interface TrainBenchResult {
   ms: { input: number; forwardBackward: number; optimizer: number; total: number };
   /** Peak resident memory in MB. */
   peakRssMb: number;
+  /** Multiply-add flops of one step's products (forward, weight gradients, input gradients). */
+  productFlops: number;
+}
+
+/** The flops of one training step's products: 2·batch per weight for each of forward and weight gradient, and
+ * for the input gradient of every layer but the first. */
+function stepProductFlops(layers: { inputSize: number; outputSize: number }[], batchSize: number): number {
+  const weights = layers.map((l) => l.inputSize * l.outputSize);
+  const total = weights.reduce((a, b) => a + b, 0);
+  return 2 * batchSize * (3 * total - weights[0]);
 }
 
 /** Inputs of each benched net: the assignment's 227×227 gray, and for the residual MLP 32×32 colour (cifar's). */
@@ -103,6 +114,7 @@ export function benchTrainStep(
       total: total / steps,
     },
     peakRssMb: peak / 2 ** 20,
+    productFlops: stepProductFlops(mlp.layers, batchSize),
   };
 }
 
@@ -179,6 +191,15 @@ async function benchThreads(
 ): Promise<void> {
   const info = await initBackend("wasm", { threads });
   const torch = await findPython("torch");
+  const ceilings = measureCeilings();
+  if (ceilings) {
+    console.log(
+      `ceilings on ${await cpuName()}: WASM SIMD multiply-add ${ceilings.fma.oneThread.toFixed(1)} GFLOP/s on one ` +
+        `thread, ${ceilings.fma.allThreads.toFixed(1)} on ${ceilings.threads}; streaming reads ` +
+        `${ceilings.bandwidth.oneThread.toFixed(1)} GB/s on one, ${ceilings.bandwidth.allThreads.toFixed(1)} on ` +
+        `${ceilings.threads}`,
+    );
+  }
   console.log(
     `training bench (${describeBackend(info)}; ${await cpuName()}), synthetic batches (part1, part3: ` +
       `51,529 inputs, Adam; resmlp: 3,072, AdamW), median of ${values.repeats} runs:`,
@@ -197,6 +218,13 @@ async function benchThreads(
           `data ${r.ms.input.toFixed(1)} + forward/backward ${r.ms.forwardBackward.toFixed(1)} + optimizer ` +
           `${r.ms.optimizer.toFixed(1)}; peak RSS ${r.peakRssMb.toFixed(0)} MB (${r.steps} steps)`,
       );
+      if (ceilings) {
+        const gflops = r.productFlops / (r.ms.forwardBackward / 1000) / 1e9;
+        console.log(
+          `    forward/backward: ${(r.productFlops / 1e9).toFixed(2)} GFLOP of products at ${gflops.toFixed(1)} ` +
+            `GFLOP/s overall, ${(100 * gflops / ceilings.fma.allThreads).toFixed(0)}% of the multiply-add ceiling`,
+        );
+      }
       if (!torch) continue;
       for (const allocator of PYTORCH_ALLOCATORS) {
         // Same step, same shapes, same number of threads: torch.set_num_threads() does not reach Debian's

@@ -18,13 +18,22 @@ import { gemmNtFunctions } from "./gemm_nt_source.ts";
 import { ADAM_FUNCTION } from "./adam_source.ts";
 import { fillRandomNormal } from "./random_normal_source.ts";
 import { biasGeluRows } from "./gelu_source.ts";
+import { peakFunctions } from "./peak_source.ts";
 
 /**
  * What the pool runs: a kernel of the module, or a JavaScript job on the heap (random_normal: tfjs' normal
  * generator; bias_gelu: GELU with its derivative over rows).
  */
-export type Job = "gemm_nn" | "gemm_tn" | "gemm_nt" | "adam" | "random_normal" | "bias_gelu";
-const JOBS: Job[] = ["gemm_nn", "gemm_tn", "gemm_nt", "adam", "random_normal", "bias_gelu"];
+export type Job =
+  | "gemm_nn"
+  | "gemm_tn"
+  | "gemm_nt"
+  | "adam"
+  | "random_normal"
+  | "bias_gelu"
+  | "fma_peak"
+  | "stream_sum";
+const JOBS: Job[] = ["gemm_nn", "gemm_tn", "gemm_nt", "adam", "random_normal", "bias_gelu", "fma_peak", "stream_sum"];
 /** The most arguments a job takes (gemm's 12 and the thread's scratch pointer). */
 const MAX_ARGUMENTS = 13;
 
@@ -124,7 +133,8 @@ export class KernelPool {
 export function kernelModuleSource(options: { fusedMultiplyAdd: boolean; sharedMemory: boolean }): string {
   const memory = `(import "env" "memory" (memory 1 65536${options.sharedMemory ? " shared" : ""}))`;
   const products = `${gemmFunctions(options.fusedMultiplyAdd)}\n${gemmNtFunctions(options.fusedMultiplyAdd)}`;
-  return `(module\n  ${memory}\n${products}\n${ADAM_FUNCTION}\n)\n`;
+  const probes = peakFunctions(options.fusedMultiplyAdd);
+  return `(module\n  ${memory}\n${products}\n${ADAM_FUNCTION}\n${probes}\n)\n`;
 }
 
 /** Compiles the kernels for `heap` and starts their helper threads. */
@@ -207,6 +217,8 @@ function jobTable(
         last,
         columns,
       ),
+    kernel("fma_peak"),
+    kernel("stream_sum"),
   ];
 }
 

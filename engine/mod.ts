@@ -29,6 +29,7 @@ export {
   type WasmHeap,
 } from "./tf.ts";
 export { type AdamKernel, adamKernel, type AdamKernelArgs } from "./wasm_adam.ts";
+export { type Ceilings, measureCeilings } from "./ceilings.ts";
 export {
   CHUNK_SIZE,
   chunkRanges,

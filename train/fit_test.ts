@@ -21,6 +21,16 @@ async function cache(size = 16) {
   return dir;
 }
 
+/** Runs `config` until its epoch `epoch` is checkpointed, then crashes, as a killed run would stop. */
+async function crashAfterEpoch(config: TrainConfig, epoch: number): Promise<void> {
+  const hooks = {
+    onEpoch: (r: { epoch: number }) => {
+      if (r.epoch === epoch) throw new Error("simulated crash");
+    },
+  };
+  await assert.rejects(() => train(config, { hooks }), /simulated crash/);
+}
+
 const base = (dir: string, out: string): TrainConfig =>
   makeTrainConfig({
     data: join(dir, "cache"),
@@ -81,14 +91,7 @@ Deno.test("train() with --resume after an interruption ends with the same weight
   const config = { ...base(dir, "whole"), epochs: 4, dropout: 0.2, augment: { flip: true, shift: 2 } };
   await train(config);
   const interrupted = { ...config, out: join(dir, "interrupted") };
-  await assert.rejects(() =>
-    train(interrupted, {
-      hooks: {
-        onEpoch: (r) => {
-          if (r.epoch === 2) throw new Error("simulated crash");
-        },
-      },
-    }), /simulated crash/);
+  await crashAfterEpoch(interrupted, 2);
   const resumed = await train(interrupted, { resume: true });
   assert.equal(resumed.history.length, 4);
   // Resuming with other settings would not continue the same run: refused, naming both.
@@ -127,14 +130,7 @@ Deno.test("train() resumes the residual net's recipe exactly: crops, MixUp, cosi
   });
   const whole = await train(config);
   const interrupted = { ...config, out: join(dir, "interrupted") };
-  await assert.rejects(() =>
-    train(interrupted, {
-      hooks: {
-        onEpoch: (r) => {
-          if (r.epoch === 2) throw new Error("simulated crash");
-        },
-      },
-    }), /simulated crash/);
+  await crashAfterEpoch(interrupted, 2);
   const resumed = await train(interrupted, { resume: true });
   assert.deepEqual(resumed.history.map((r) => r.valLoss), whole.history.map((r) => r.valLoss));
   const [a, b] = await Promise.all(["whole", "interrupted"].map((d) => Deno.readFile(join(dir, d, "weights.bin"))));

@@ -1,0 +1,46 @@
+/**
+ * Two probes of the machine's ceilings for the engine's kernels, as WAT in the kernel module: `fma_peak` runs
+ * twelve independent vector multiply-adds per iteration on registers alone (the products' 6×8 tile keeps
+ * twelve accumulators too), `stream_sum` reads a buffer with vector loads as fast as memory gives it. The
+ * bench runs them on one thread and on all of the pool's, and prints each kernel's GFLOP/s and GB/s against
+ * them.
+ * @module
+ */
+
+/** The probes' WAT: `fma_peak(iterations) -> f32` (24·4·iterations flops) and `stream_sum(pointer, bytes) -> f32`. */
+export function peakFunctions(fusedMultiplyAdd: boolean): string {
+  const madd = (a: string, b: string, c: string) =>
+    fusedMultiplyAdd ? `(f32x4.relaxed_madd ${a} ${b} ${c})` : `(f32x4.add (f32x4.mul ${a} ${b}) ${c})`;
+  const accumulators = Array.from({ length: 12 }, (_, i) => `$c${i}`);
+  const locals = accumulators.map((c) => `(local ${c} v128)`).join(" ");
+  const init = accumulators.map((c, i) => `(local.set ${c} (f32x4.splat (f32.const ${(i + 1) * 0.001})))`)
+    .join("\n    ");
+  const body = accumulators.map((c) =>
+    `(local.set ${c} ${madd(`(local.get ${c})`, "(local.get $x)", "(local.get $y)")})`
+  )
+    .join("\n      ");
+  const sum = accumulators.slice(1).reduce((acc, c) => `(f32x4.add ${acc} (local.get ${c}))`, "(local.get $c0)");
+  return `
+  (func (export "fma_peak") (param $iterations i32) (result f32)
+    (local $i i32) (local $x v128) (local $y v128) ${locals}
+    (local.set $x (f32x4.splat (f32.const 0.999)))
+    (local.set $y (f32x4.splat (f32.const 0.0001)))
+    ${init}
+    (block $done (loop $next
+      (br_if $done (i32.ge_u (local.get $i) (local.get $iterations)))
+      ${body}
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br $next)))
+    (f32x4.extract_lane 0 ${sum}))
+  (func (export "stream_sum") (param $pointer i32) (param $bytes i32) (result f32)
+    (local $i i32) (local $a v128) (local $b v128) (local $c v128) (local $d v128)
+    (block $done (loop $next
+      (br_if $done (i32.ge_u (local.get $i) (local.get $bytes)))
+      (local.set $a (f32x4.add (local.get $a) (v128.load (i32.add (local.get $pointer) (local.get $i)))))
+      (local.set $b (f32x4.add (local.get $b) (v128.load offset=16 (i32.add (local.get $pointer) (local.get $i)))))
+      (local.set $c (f32x4.add (local.get $c) (v128.load offset=32 (i32.add (local.get $pointer) (local.get $i)))))
+      (local.set $d (f32x4.add (local.get $d) (v128.load offset=48 (i32.add (local.get $pointer) (local.get $i)))))
+      (local.set $i (i32.add (local.get $i) (i32.const 64)))
+      (br $next)))
+    (f32x4.extract_lane 0 (f32x4.add (f32x4.add (local.get $a) (local.get $b)) (f32x4.add (local.get $c) (local.get $d)))))`;
+}
