@@ -5,16 +5,18 @@
  */
 
 /**
- * The kernel's WAT: `adam(w, g, m, v, bytes, β1, 1−β1, β2, 1−β2, decay, scale, ε)` over `bytes` (a multiple
- * of 16) from each pointer. Plain multiplies and adds (no fused multiply-add), in the order the JavaScript
+ * The kernel's WAT: `adam(w, g, m, v, bytes, β1, 1−β1, β2, 1−β2, decay, scale, ε, keep)` over `bytes` (a
+ * multiple of 16) from each pointer; each weight is first multiplied by `keep` (AdamW's decoupled decay,
+ * 1 − lr·weightDecay; 1 for Adam, which leaves the weight as it is). Plain multiplies and adds (no fused multiply-add), in the order the JavaScript
  * loop uses, so both give the same floats up to float32 rounding.
  */
 export const ADAM_FUNCTION = `
   (func (export "adam") (param $w i32) (param $g i32) (param $m i32) (param $v i32) (param $bytes i32)
     (param $beta1 f32) (param $oneMinusBeta1 f32) (param $beta2 f32) (param $oneMinusBeta2 f32)
-    (param $decay f32) (param $scale f32) (param $epsilon f32)
+    (param $decay f32) (param $scale f32) (param $epsilon f32) (param $keep f32)
     (local $i i32) (local $B1 v128) (local $OMB1 v128) (local $B2 v128) (local $OMB2 v128) (local $DECAY v128)
-    (local $SCALE v128) (local $EPS v128) (local $W v128) (local $G v128) (local $M v128) (local $V v128)
+    (local $SCALE v128) (local $EPS v128) (local $KEEP v128) (local $W v128) (local $G v128) (local $M v128)
+    (local $V v128)
     (local.set $B1 (f32x4.splat (local.get $beta1)))
     (local.set $OMB1 (f32x4.splat (local.get $oneMinusBeta1)))
     (local.set $B2 (f32x4.splat (local.get $beta2)))
@@ -22,10 +24,11 @@ export const ADAM_FUNCTION = `
     (local.set $DECAY (f32x4.splat (local.get $decay)))
     (local.set $SCALE (f32x4.splat (local.get $scale)))
     (local.set $EPS (f32x4.splat (local.get $epsilon)))
+    (local.set $KEEP (f32x4.splat (local.get $keep)))
     (block $done (loop $four
       (br_if $done (i32.ge_u (local.get $i) (local.get $bytes)))
-      ;; W = w[i]; G = g[i] + decay·W
-      (local.set $W (v128.load align=4 (i32.add (local.get $w) (local.get $i))))
+      ;; W = keep·w[i]; G = g[i] + decay·W
+      (local.set $W (f32x4.mul (v128.load align=4 (i32.add (local.get $w) (local.get $i))) (local.get $KEEP)))
       (local.set $G (f32x4.add (v128.load align=4 (i32.add (local.get $g) (local.get $i)))
         (f32x4.mul (local.get $DECAY) (local.get $W))))
       ;; m[i] = M = β1·m[i] + (1−β1)·G

@@ -33,9 +33,14 @@ export interface AdamKernelArgs {
   scale: number;
   /** ε·√(1−β2ᵗ). */
   epsilon: number;
+  /** Each weight is multiplied by this first: 1 − lr·weightDecay for AdamW, 1 for Adam. */
+  keep: number;
 }
 
-/** One Adam update: m ← β1·m + (1−β1)·g', v ← β2·v + (1−β2)·g'², w ← w − scale·m/(√v + ε), with g' = g + decay·w. */
+/**
+ * One Adam update: w ← keep·w, then m ← β1·m + (1−β1)·g', v ← β2·v + (1−β2)·g'², w ← w − scale·m/(√v + ε), with
+ * g' = g + decay·w.
+ */
 export type AdamKernel = (args: AdamKernelArgs) => void;
 
 /** Below this many floats the update runs on the calling thread alone. */
@@ -63,6 +68,7 @@ export function adamKernel(pool: KernelPool): AdamKernel {
         a.decay,
         a.scale,
         a.epsilon,
+        a.keep,
       ]);
     }
     pool.run("adam", perThread);

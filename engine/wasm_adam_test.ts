@@ -6,7 +6,7 @@ import { Optimizer } from "../train/mod.ts";
 // Two threads, so that the update of a big tensor is split.
 await initBackend("wasm", { threads: 2 });
 
-Deno.test("the SIMD Adam kernel computes the Adam update in the tfjs heap, four floats at a time", () => {
+Deno.test("the SIMD Adam kernel computes the Adam(W) update in the tfjs heap, four floats at a time", () => {
   const heap = tfjsHeap();
   assert.ok(heap, "the wasm backend exposes its heap");
   const n = 100_001; // the kernel does 100,000 (in two ranges, one per thread); the last float is left to the caller
@@ -19,15 +19,16 @@ Deno.test("the SIMD Adam kernel computes the Adam update in the tfjs heap, four 
     view(v)[k] = 0.001 * (1 + Math.cos(k));
   }
   const before = [w, g, m, v].map((p) => view(p).slice());
-  const [beta1, beta2, decay, scale, epsilon] = [0.9, 0.999, 0.01, 0.001, 1e-8];
-  adamKernel(kernelPool()!)({ weights: w, gradients: g, m, v, count: n, beta1, beta2, decay, scale, epsilon });
+  const [beta1, beta2, decay, scale, epsilon, keep] = [0.9, 0.999, 0.01, 0.001, 1e-8, 0.99];
+  adamKernel(kernelPool()!)({ weights: w, gradients: g, m, v, count: n, beta1, beta2, decay, scale, epsilon, keep });
   for (let k = 0; k < n - 1; k++) {
-    const grad = before[1][k] + decay * before[0][k];
+    const kept = Math.fround(before[0][k] * keep);
+    const grad = before[1][k] + decay * kept;
     const mk = beta1 * before[2][k] + (1 - beta1) * grad;
     const vk = beta2 * before[3][k] + (1 - beta2) * grad * grad;
     assert.ok(Math.abs(view(m)[k] - mk) < 1e-7, `m[${k}]`);
     assert.ok(Math.abs(view(v)[k] - vk) < 1e-7, `v[${k}]`);
-    assert.ok(Math.abs(view(w)[k] - (before[0][k] - scale * mk / (Math.sqrt(vk) + epsilon))) < 1e-6, `w[${k}]`);
+    assert.ok(Math.abs(view(w)[k] - (kept - scale * mk / (Math.sqrt(vk) + epsilon))) < 1e-6, `w[${k}]`);
   }
   assert.equal(view(w)[n - 1], before[0][n - 1]);
   [w, g, m, v].forEach(heap.free);

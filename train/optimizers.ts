@@ -129,12 +129,12 @@ export class Optimizer {
     const keep = 1 - lr * this.options.weightDecay;
     for (const [i, parameter] of this.#parameters.entries()) {
       // Views are taken here, after any allocation, because the heap may have moved.
-      if (keep !== 1 && parameter.kind === "weight") scaleInPlace(tensorMemory(parameter.tensor), keep);
       update({
         weights: tensorMemory(parameter.tensor),
         gradients: tensorMemory(gradients[i]),
         slots: slots.map((slot) => slot[i]),
         decay: parameter.kind === "weight" ? this.options.l2 : 0,
+        keep: parameter.kind === "weight" ? keep : 1,
         lr,
         step: this.#step,
         options: this.options,
@@ -169,6 +169,8 @@ interface UpdateArgs {
   slots: Float32Array[];
   /** L2 coefficient for this parameter (0 for biases and BatchNorm). */
   decay: number;
+  /** The weights are multiplied by this before the update: 1 − lr·weightDecay for weights, else 1. */
+  keep: number;
   /** Learning rate. */
   lr: number;
   /** 1-based step number. */
@@ -180,7 +182,9 @@ interface UpdateArgs {
 }
 
 /** Adam (PyTorch's form): w -= lr·m̂/(√v̂+ε), with the SIMD kernel doing whole groups of four when it can. */
-function adamUpdate({ weights: w, gradients: g, slots: [m, v], decay, lr, step, options, simd }: UpdateArgs): void {
+function adamUpdate(
+  { weights: w, gradients: g, slots: [m, v], decay, keep, lr, step, options, simd }: UpdateArgs,
+): void {
   const { beta1, beta2, epsilon } = options;
   const c1 = 1 - beta1 ** step, c2 = Math.sqrt(1 - beta2 ** step);
   const stepSize = lr / c1, eps = epsilon * c2;
@@ -199,10 +203,12 @@ function adamUpdate({ weights: w, gradients: g, slots: [m, v], decay, lr, step, 
       decay,
       scale: stepSize * c2,
       epsilon: eps,
+      keep,
     });
     start = n - (n % 4); // the kernel does whole groups of four; the rest is done here
   }
   for (let k = start; k < n; k++) {
+    if (keep !== 1) w[k] *= keep;
     const grad = g[k] + decay * w[k];
     const mk = beta1 * m[k] + (1 - beta1) * grad;
     const vk = beta2 * v[k] + (1 - beta2) * grad * grad;
@@ -213,12 +219,14 @@ function adamUpdate({ weights: w, gradients: g, slots: [m, v], decay, lr, step, 
 }
 
 /** Plain gradient descent: w -= lr·(g + decay·w). */
-function sgdUpdate({ weights: w, gradients: g, decay, lr }: UpdateArgs): void {
+function sgdUpdate({ weights: w, gradients: g, decay, keep, lr }: UpdateArgs): void {
+  if (keep !== 1) scaleInPlace(w, keep);
   for (let k = 0; k < w.length; k++) w[k] -= lr * (g[k] + decay * w[k]);
 }
 
 /** Heavy-ball momentum (PyTorch's form): b = β·b + g; w -= lr·b. */
-function momentumUpdate({ weights: w, gradients: g, slots: [buffer], decay, lr, options }: UpdateArgs): void {
+function momentumUpdate({ weights: w, gradients: g, slots: [buffer], decay, keep, lr, options }: UpdateArgs): void {
+  if (keep !== 1) scaleInPlace(w, keep);
   for (let k = 0; k < w.length; k++) {
     const b = options.beta1 * buffer[k] + g[k] + decay * w[k];
     buffer[k] = b;
@@ -227,7 +235,8 @@ function momentumUpdate({ weights: w, gradients: g, slots: [buffer], decay, lr, 
 }
 
 /** RMSprop: s = ρ·s + (1-ρ)·g²; w -= lr·g/(√s + ε). */
-function rmspropUpdate({ weights: w, gradients: g, slots: [square], decay, lr, options }: UpdateArgs): void {
+function rmspropUpdate({ weights: w, gradients: g, slots: [square], decay, keep, lr, options }: UpdateArgs): void {
+  if (keep !== 1) scaleInPlace(w, keep);
   const { beta2, epsilon } = options;
   for (let k = 0; k < w.length; k++) {
     const grad = g[k] + decay * w[k];
@@ -241,9 +250,10 @@ function rmspropUpdate({ weights: w, gradients: g, slots: [square], decay, lr, o
  * Lion: w -= lr·sign(β1·m + (1−β1)·g); m = β2·m + (1−β2)·g (the weight decay is applied before, decoupled).
  * A zero gives a zero step, as torch.sign.
  */
-function lionUpdate({ weights: w, gradients: g, slots: [m], decay, lr, options }: UpdateArgs): void {
+function lionUpdate({ weights: w, gradients: g, slots: [m], decay, keep, lr, options }: UpdateArgs): void {
   const { beta1, beta2 } = options;
   for (let k = 0; k < w.length; k++) {
+    if (keep !== 1) w[k] *= keep;
     const grad = g[k] + decay * w[k];
     const direction = beta1 * m[k] + (1 - beta1) * grad;
     w[k] -= lr * (direction > 0 ? 1 : direction < 0 ? -1 : 0);
