@@ -225,7 +225,7 @@ export function makeTrainConfig(input: TrainConfigInput): TrainConfig {
   if (!custom && !(model in MODEL_PRESETS)) {
     throw new OptionError(
       `{model} must be ${
-        Object.keys(MODEL_PRESETS).join(" or ")
+        Object.keys(MODEL_PRESETS).join(", ").replace(/, ([^,]*)$/, " or $1")
       } (or give {hidden} widths for a custom net), got "${model}"`,
     );
   }

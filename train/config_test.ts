@@ -72,7 +72,7 @@ Deno.test("makeTrainConfig(): the course preset's settings, and flags given as w
 
 Deno.test("makeTrainConfig() names the option a bad value came from", () => {
   const cases: [Parameters<typeof makeTrainConfig>[0], RegExp, string][] = [
-    [{ ...paths, model: "part9" }, /model must be part1 or part3 .*got "part9"/, "{model}"],
+    [{ ...paths, model: "part9" }, /model must be part1, part3 or resmlp .*got "part9"/, "{model}"],
     [{ ...paths, batchSize: 0 }, /batchSize must be a positive integer, got 0/, "{batchSize}"],
     [{ ...paths, lr: -1 }, /lr must be positive/, "{lr}"],
     [{ ...paths, valSplit: "test" }, /validation never comes from test/, "{valSplit}"],
