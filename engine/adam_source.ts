@@ -46,3 +46,21 @@ export const ADAM_FUNCTION = `
       (local.set $i (i32.add (local.get $i) (i32.const 16)))
       (br $four)))
   )`;
+
+/**
+ * The WAT of the moving average of the weights: `ema(a, w, bytes, d, 1−d)` sets a ← d·a + (1−d)·w over `bytes`
+ * (a multiple of 16) from each pointer, four floats at a time.
+ */
+export const EMA_FUNCTION = `
+  (func (export "ema") (param $a i32) (param $w i32) (param $bytes i32) (param $d f32) (param $oneMinusD f32)
+    (local $i i32) (local $D v128) (local $OMD v128)
+    (local.set $D (f32x4.splat (local.get $d)))
+    (local.set $OMD (f32x4.splat (local.get $oneMinusD)))
+    (block $done (loop $four
+      (br_if $done (i32.ge_u (local.get $i) (local.get $bytes)))
+      (v128.store align=4 (i32.add (local.get $a) (local.get $i))
+        (f32x4.add (f32x4.mul (local.get $D) (v128.load align=4 (i32.add (local.get $a) (local.get $i))))
+          (f32x4.mul (local.get $OMD) (v128.load align=4 (i32.add (local.get $w) (local.get $i))))))
+      (local.set $i (i32.add (local.get $i) (i32.const 16)))
+      (br $four)))
+  )`;

@@ -15,7 +15,7 @@ import { Worker } from "node:worker_threads";
 import wabtInit from "wabt";
 import { gemmFunctions, SCRATCH_BYTES } from "./gemm_source.ts";
 import { gemmNtFunctions } from "./gemm_nt_source.ts";
-import { ADAM_FUNCTION } from "./adam_source.ts";
+import { ADAM_FUNCTION, EMA_FUNCTION } from "./adam_source.ts";
 import { fillRandomNormal } from "./random_normal_source.ts";
 import { biasGeluRows } from "./gelu_source.ts";
 import { peakFunctions } from "./peak_source.ts";
@@ -32,8 +32,19 @@ export type Job =
   | "random_normal"
   | "bias_gelu"
   | "fma_peak"
-  | "stream_sum";
-const JOBS: Job[] = ["gemm_nn", "gemm_tn", "gemm_nt", "adam", "random_normal", "bias_gelu", "fma_peak", "stream_sum"];
+  | "stream_sum"
+  | "ema";
+const JOBS: Job[] = [
+  "gemm_nn",
+  "gemm_tn",
+  "gemm_nt",
+  "adam",
+  "random_normal",
+  "bias_gelu",
+  "fma_peak",
+  "stream_sum",
+  "ema",
+];
 /** The most arguments a job takes (gemm's 12 and the thread's scratch pointer). */
 const MAX_ARGUMENTS = 13;
 
@@ -134,7 +145,7 @@ export function kernelModuleSource(options: { fusedMultiplyAdd: boolean; sharedM
   const memory = `(import "env" "memory" (memory 1 65536${options.sharedMemory ? " shared" : ""}))`;
   const products = `${gemmFunctions(options.fusedMultiplyAdd)}\n${gemmNtFunctions(options.fusedMultiplyAdd)}`;
   const probes = peakFunctions(options.fusedMultiplyAdd);
-  return `(module\n  ${memory}\n${products}\n${ADAM_FUNCTION}\n${probes}\n)\n`;
+  return `(module\n  ${memory}\n${products}\n${ADAM_FUNCTION}\n${EMA_FUNCTION}\n${probes}\n)\n`;
 }
 
 /** Compiles the kernels for `heap` and starts their helper threads. */
@@ -219,6 +230,7 @@ function jobTable(
       ),
     kernel("fma_peak"),
     kernel("stream_sum"),
+    kernel("ema"),
   ];
 }
 

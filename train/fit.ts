@@ -101,7 +101,10 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
     ? await resumeProgress(config, mlp, optimizer, log)
     : { history: [], best: null, bestWeights: null, epoch: 0, average: null };
   const average = config.ema > 0
-    ? new WeightAverage(stateTensors(mlp), config.ema, progress.average ?? undefined)
+    ? resources.adopt(
+      new WeightAverage(stateTensors(mlp), config.ema, progress.average ?? undefined),
+      (a) => a.dispose(),
+    )
     : null;
   if (!options.resume && outHoldsRun) await removeOutputs(config.out);
   await Deno.mkdir(config.out, { recursive: true });
