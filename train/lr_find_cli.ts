@@ -20,13 +20,13 @@ import type { OptimizerName } from "./optimizers.ts";
 
 const LR_FIND_COMMAND = defineCommand({
   usage:
-    "deno task lr-find --data CACHE --out DIR [--model part1|part3|--hidden ...] [--batch-size 64] [--optimizer adam]",
+    "deno task lr-find --data CACHE --out DIR [--model part1|part3|resmlp|--hidden ...] [--batch-size 64] [--optimizer adam]",
   description: "Trains for ~100 steps while the learning rate grows exponentially, and plots the loss against it.\n" +
     "The net is thrown away; the cache is only read.",
   flags: {
     data: { type: "string", value: "CACHE", required: true, help: "the folder `deno task preprocess` wrote" },
     out: { type: "string", value: "DIR", required: true, help: "where lr-find.csv, lr-find.svg and lr-find.png go" },
-    model: { type: "string", value: "part1|part3", help: "the net (default part1)" },
+    model: { type: "string", value: "NAME", help: "the net: part1 (default), part3 or resmlp" },
     hidden: { type: "string", value: "512,256", help: "custom hidden widths (with --batch-norm to add BatchNorm)" },
     "batch-norm": { type: "boolean", help: "BatchNorm in hidden layers of a --hidden net" },
     "batch-size": { type: "string", value: "N", help: "default 64" },
