@@ -8,6 +8,7 @@ import {
   checkPresetFitsCache,
   type LrSchedule,
   makeTrainConfig,
+  modernCacheNote,
   parseWidths,
   presetCacheInfo,
   type TrainPreset,
@@ -143,6 +144,9 @@ await runCli(TRAIN_COMMAND, async (flags) => {
   const hidden = widths === undefined ? undefined : parseWidths(widths);
   const preset = flags.string("preset") as TrainPreset | undefined;
   const data = flags.string("data")!;
+  const cache = preset === "modern" ? await presetCacheInfo(data) : undefined;
+  const note = cache && modernCacheNote(cache);
+  if (note) console.error(note);
   const residual = {
     width: flags.integer("width"),
     depth: flags.integer("depth"),
@@ -152,7 +156,7 @@ await runCli(TRAIN_COMMAND, async (flags) => {
     data,
     out: flags.string("out")!,
     preset,
-    cache: preset === "modern" ? await presetCacheInfo(data) : undefined,
+    cache,
     residual: Object.values(residual).some((v) => v !== undefined) ? residual : undefined,
     model: flags.string("model"),
     hidden,

@@ -354,10 +354,18 @@ export function validateConfig(config: TrainConfig): void {
   }
 }
 
-/** What {@linkcode modernPreset} needs of a cache: its train records and its image side. */
-export async function presetCacheInfo(data: string): Promise<{ records: number; side: number }> {
+/** What {@linkcode modernPreset} needs of a cache: its train records, its image side and its channels. */
+export async function presetCacheInfo(data: string): Promise<{ records: number; side: number; channels: number }> {
   const manifest = await readManifest(join(data, "train"));
-  return { records: manifest.count, side: manifest.width };
+  return { records: manifest.count, side: manifest.width, channels: manifest.channels ?? 1 };
+}
+
+/** A note for a modern run on a cache it was not made for (gray, or larger than 64×64), else null. */
+export function modernCacheNote(cache: { side: number; channels: number }): string | null {
+  if (cache.channels === 3 && cache.side <= 64) return null;
+  return `note: --preset modern is made for colour at a native size (${cache.side}x${cache.side} ` +
+    `${cache.channels === 3 ? "colour" : "gray"} here): preprocess with --color and --size 32 for small images, ` +
+    "--size 64 --resize-kernel opencv-area for photos (docs/train.md)";
 }
 
 /** Throws unless the cache suits the preset: the course preset trains on raw 0..255 pixels. */

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { OptionError } from "../lib/mod.ts";
 import { buildMlp, countParameters, disposeMlp, initBackend } from "../engine/mod.ts";
-import { makeTrainConfig, MODEL_PRESETS, resumeKey, TRAIN_DEFAULTS } from "./config.ts";
+import { makeTrainConfig, MODEL_PRESETS, modernCacheNote, resumeKey, TRAIN_DEFAULTS } from "./config.ts";
 
 await initBackend("wasm");
 
@@ -143,4 +143,10 @@ Deno.test("makeTrainConfig() builds the resmlp net, the modern preset from the c
   const [w, e] = [256, 4];
   assert.equal(countParameters(mlp), 100 * w + w + 4 * (2 * w + w * e * w + w * e + w * e * w + w) + 2 * w + w + 1);
   disposeMlp(mlp);
+});
+
+Deno.test("modernCacheNote() speaks up for gray or large caches only", () => {
+  assert.equal(modernCacheNote({ side: 32, channels: 3 }), null);
+  assert.equal(modernCacheNote({ side: 64, channels: 3 }), null);
+  assert.match(modernCacheNote({ side: 227, channels: 1 })!, /227x227 gray here/);
 });
