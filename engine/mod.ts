@@ -28,7 +28,7 @@ export {
   tfjsHeap,
   type WasmHeap,
 } from "./tf.ts";
-export { type AdamKernel, adamKernel, type AdamKernelArgs } from "./wasm_adam.ts";
+export { type AdamKernel, adamKernel, type AdamKernelArgs, fourFloatRanges } from "./wasm_adam.ts";
 export { type Ceilings, measureCeilings } from "./ceilings.ts";
 export {
   CHUNK_SIZE,

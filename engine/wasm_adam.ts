@@ -43,19 +43,29 @@ export interface AdamKernelArgs {
  */
 export type AdamKernel = (args: AdamKernelArgs) => void;
 
-/** Below this many floats the update runs on the calling thread alone. */
+/** Below this many floats a per-element kernel runs on the calling thread alone. */
 const SPLIT_THRESHOLD = 1 << 16;
+
+/**
+ * The ranges [first, last) of `count` floats a per-element kernel gives each of the pool's threads: whole groups
+ * of four (the kernels' vector width), one range per thread for big tensors, one range in all for small ones;
+ * the last `count % 4` floats are left to the caller.
+ */
+export function fourFloatRanges(count: number, threads: number): [number, number][] {
+  const groups = count >> 2;
+  const parts = groups * 4 < SPLIT_THRESHOLD ? 1 : threads;
+  return Array.from({ length: parts }, (_, t) => [
+    Math.floor((groups * t) / parts) * 4,
+    Math.floor((groups * (t + 1)) / parts) * 4,
+  ]);
+}
 
 /** The kernel running on `pool`: big tensors are cut into one range per thread (multiples of 4 floats). */
 export function adamKernel(pool: KernelPool): AdamKernel {
   return (a) => {
-    const groups = a.count >> 2;
-    const threads = groups * 4 < SPLIT_THRESHOLD ? 1 : pool.threads;
-    const perThread: number[][] = [];
-    for (let t = 0; t < threads; t++) {
-      const first = Math.floor((groups * t) / threads) * 4, last = Math.floor((groups * (t + 1)) / threads) * 4;
+    const perThread = fourFloatRanges(a.count, pool.threads).map(([first, last]) => {
       const at = (pointer: number) => pointer + 4 * first;
-      perThread.push([
+      return [
         at(a.weights),
         at(a.gradients),
         at(a.m),
@@ -69,8 +79,8 @@ export function adamKernel(pool: KernelPool): AdamKernel {
         a.scale,
         a.epsilon,
         a.keep,
-      ]);
-    }
+      ];
+    });
     pool.run("adam", perThread);
   };
 }

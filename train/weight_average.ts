@@ -9,10 +9,7 @@
  * ~10 ms a step); elsewhere it is a JavaScript loop over ordinary arrays.
  * @module
  */
-import { kernelPool, tensorMemory, type tf, tfjsHeap } from "../engine/mod.ts";
-
-/** Below this many floats a tensor is averaged on the calling thread alone. */
-const SPLIT_THRESHOLD = 1 << 16;
+import { fourFloatRanges, kernelPool, tensorMemory, type tf, tfjsHeap } from "../engine/mod.ts";
 
 /** The average of a net's tensors. */
 export class WeightAverage {
@@ -73,13 +70,14 @@ export class WeightAverage {
       let start = 0;
       if (pool && this.#heap) {
         // Whole groups of four on the pool's threads, one range each; the rest below.
-        const groups = a.length >> 2, threads = groups * 4 < SPLIT_THRESHOLD ? 1 : pool.threads;
-        const parts = Array.from({ length: threads }, (_, t) => {
-          const first = Math.floor((groups * t) / threads) * 4, last = Math.floor((groups * (t + 1)) / threads) * 4;
-          return [a.byteOffset + 4 * first, w.byteOffset + 4 * first, 4 * (last - first), d, 1 - d];
-        });
-        pool.run("ema", parts);
-        start = groups * 4;
+        const ranges = fourFloatRanges(a.length, pool.threads);
+        pool.run(
+          "ema",
+          ranges.map((
+            [first, last],
+          ) => [a.byteOffset + 4 * first, w.byteOffset + 4 * first, 4 * (last - first), d, 1 - d]),
+        );
+        start = ranges.at(-1)![1];
       }
       for (let k = start; k < a.length; k++) a[k] = d * a[k] + (1 - d) * w[k];
     }
