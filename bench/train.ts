@@ -14,12 +14,15 @@
 import { fileURLToPath } from "node:url";
 import {
   buildMlp,
+  type Ceilings,
   chunkRanges,
   describeBackend,
   disposeMlp,
   initBackend,
+  logProducts,
   measureCeilings,
   parameters,
+  type ProductRecord,
   stopBackendThreads,
   tf,
   trainStep,
@@ -44,6 +47,40 @@ export interface TrainBenchResult {
   peakRssMb: number;
   /** Multiply-add flops of one step's products (forward, weight gradients, input gradients). */
   productFlops: number;
+  /** Where a step's forward/backward time went: each kind of product (ms per step, flops), the rest. */
+  split: StepSplit;
+  /** Bytes the optimizer reads and writes per step. */
+  optimizerBytes: number;
+}
+
+/** The engine's products of one step by role, and what is left of forward/backward. */
+export interface StepSplit {
+  /** Forward products W·Xᵀ. */
+  forward: { ms: number; flops: number };
+  /** Weight gradients dZ·X: the products that sum over the batch. */
+  weightGradient: { ms: number; flops: number };
+  /** Input gradients Wᵀ·dZ (the "tn" layout). */
+  inputGradient: { ms: number; flops: number };
+  /** Forward/backward time outside the products: element-wise passes, transposes, tfjs bookkeeping. */
+  restMs: number;
+}
+
+/** Sums a step's logged products by role (see {@linkcode StepSplit}), per step. */
+function splitProducts(log: ProductRecord[], batchSize: number, steps: number, forwardBackwardMs: number): StepSplit {
+  const split: StepSplit = {
+    forward: { ms: 0, flops: 0 },
+    weightGradient: { ms: 0, flops: 0 },
+    inputGradient: { ms: 0, flops: 0 },
+    restMs: forwardBackwardMs,
+  };
+  for (const p of log) {
+    // Weight gradients are the products whose summed dimension is the batch; the nets' widths never equal it.
+    const role = p.layout === "tn" ? split.inputGradient : p.k === batchSize ? split.weightGradient : split.forward;
+    role.ms += p.ms / steps;
+    role.flops += (2 * p.m * p.n * p.k) / steps;
+    split.restMs -= p.ms / steps;
+  }
+  return split;
 }
 
 /** The flops of one training step's products: 2·batch per weight for each of forward and weight gradient, and
@@ -78,7 +115,9 @@ export function benchTrainStep(
   const ranges = chunkRanges(inputSize);
   const totals = { input: 0, forwardBackward: 0, optimizer: 0 };
   let peak = 0;
+  const products: ProductRecord[] = [];
   for (let step = 0; step < steps + 2; step++) {
+    logProducts(step >= 2 ? products : null);
     const t0 = performance.now();
     const chunks = ranges.map(([a, b]) =>
       tf.tensor2d(values.subarray(a * batchSize, b * batchSize), [batchSize, b - a])
@@ -87,6 +126,7 @@ export function benchTrainStep(
     const t1 = performance.now();
     const result = trainStep(mlp, { chunks, labels: y });
     const t2 = performance.now();
+    logProducts(null);
     optimizer.apply(result.gradients, 1e-4);
     const t3 = performance.now();
     result.gradients.forEach((g) => g.dispose());
@@ -99,6 +139,8 @@ export function benchTrainStep(
       totals.optimizer += t3 - t2;
     }
   }
+  // Adam and AdamW read weight, gradient and both moments and write back weight and moments: 7 floats each.
+  const optimizerBytes = 7 * 4 * parameters(mlp).reduce((n, p) => n + p.tensor.size, 0);
   optimizer.dispose();
   disposeMlp(mlp);
   const total = totals.input + totals.forwardBackward + totals.optimizer;
@@ -115,6 +157,8 @@ export function benchTrainStep(
     },
     peakRssMb: peak / 2 ** 20,
     productFlops: stepProductFlops(mlp.layers, batchSize),
+    split: splitProducts(products, batchSize, steps, totals.forwardBackward / steps),
+    optimizerBytes,
   };
 }
 
@@ -197,7 +241,8 @@ async function benchThreads(
       `ceilings on ${await cpuName()}: WASM SIMD multiply-add ${ceilings.fma.oneThread.toFixed(1)} GFLOP/s on one ` +
         `thread, ${ceilings.fma.allThreads.toFixed(1)} on ${ceilings.threads}; streaming reads ` +
         `${ceilings.bandwidth.oneThread.toFixed(1)} GB/s on one, ${ceilings.bandwidth.allThreads.toFixed(1)} on ` +
-        `${ceilings.threads}`,
+        `${ceilings.threads}; in-place updates (read + written) ${ceilings.update.oneThread.toFixed(1)} GB/s on ` +
+        `one, ${ceilings.update.allThreads.toFixed(1)} on ${ceilings.threads}`,
     );
   }
   console.log(
@@ -218,13 +263,7 @@ async function benchThreads(
           `data ${r.ms.input.toFixed(1)} + forward/backward ${r.ms.forwardBackward.toFixed(1)} + optimizer ` +
           `${r.ms.optimizer.toFixed(1)}; peak RSS ${r.peakRssMb.toFixed(0)} MB (${r.steps} steps)`,
       );
-      if (ceilings) {
-        const gflops = r.productFlops / (r.ms.forwardBackward / 1000) / 1e9;
-        console.log(
-          `    forward/backward: ${(r.productFlops / 1e9).toFixed(2)} GFLOP of products at ${gflops.toFixed(1)} ` +
-            `GFLOP/s overall, ${(100 * gflops / ceilings.fma.allThreads).toFixed(0)}% of the multiply-add ceiling`,
-        );
-      }
+      if (ceilings) console.log(describeSplit(r, ceilings));
       if (!torch) continue;
       for (const allocator of PYTORCH_ALLOCATORS) {
         // Same step, same shapes, same number of threads: torch.set_num_threads() does not reach Debian's
@@ -252,6 +291,29 @@ async function benchThreads(
     }
   }
   stopBackendThreads();
+}
+
+/** A step's split as printed lines: each kind of product against the multiply-add ceiling, the optimizer
+ * against the bandwidth of in-place updates, and the rest as a share of the step. */
+function describeSplit(r: TrainBenchResult, ceilings: Ceilings): string {
+  const peak = ceilings.fma.allThreads, bandwidth = ceilings.update.allThreads;
+  const product = (name: string, p: { ms: number; flops: number }) => {
+    const gflops = p.flops / p.ms / 1e6;
+    return `${name} ${p.ms.toFixed(1)} ms (${(p.flops / 1e9).toFixed(2)} GFLOP, ${gflops.toFixed(1)} GFLOP/s = ` +
+      `${(100 * gflops / peak).toFixed(0)}%)`;
+  };
+  const { split } = r;
+  const productMs = split.forward.ms + split.weightGradient.ms + split.inputGradient.ms;
+  const gbs = r.optimizerBytes / r.ms.optimizer / 1e6;
+  return `    step split: products ${productMs.toFixed(1)} ms = ${product("forward", split.forward)} + ` +
+    `${product("weight gradients", split.weightGradient)} + ${product("input gradients", split.inputGradient)}` +
+    ` (% of the ${peak.toFixed(1)} GFLOP/s multiply-add ceiling)\n` +
+    `      optimizer ${r.ms.optimizer.toFixed(1)} ms (${(r.optimizerBytes / 1e9).toFixed(2)} GB read and written, ` +
+    `${gbs.toFixed(1)} GB/s = ${(100 * gbs / bandwidth).toFixed(0)}% of the ${bandwidth.toFixed(1)} GB/s of ` +
+    `in-place updates); outside the products ${
+      split.restMs.toFixed(1)
+    } ms (element-wise passes, transposes, bookkeeping) ` +
+    `and data ${r.ms.input.toFixed(1)} ms: ${(100 * (split.restMs + r.ms.input) / r.ms.total).toFixed(0)}% of the step`;
 }
 
 /** The CPU's model name, as lscpu or /proc/cpuinfo gives it (speed figures mean little without it). */

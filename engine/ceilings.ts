@@ -1,7 +1,7 @@
 /**
  * The ceilings the engine's kernels work under on this machine, measured with the kernel module's probes
- * (peak_source.ts): vector multiply-adds on registers alone (GFLOP/s), and a streaming read of a buffer much
- * larger than the caches (GB/s), on one thread and on all of the kernel pool's. WASM SIMD is 128 bits wide
+ * (peak_source.ts): vector multiply-adds on registers alone (GFLOP/s), a streaming read of a buffer much
+ * larger than the caches and an in-place rewrite of it (GB/s), on one thread and on all of the kernel pool's. WASM SIMD is 128 bits wide
  * whatever the CPU, so on an AVX2 or AVX-512 machine native code (OpenBLAS) can exceed the first of these.
  * @module
  */
@@ -15,6 +15,8 @@ export interface Ceilings {
   fma: { oneThread: number; allThreads: number };
   /** Streaming read GB/s on one thread and on all. */
   bandwidth: { oneThread: number; allThreads: number };
+  /** GB/s read plus written when a buffer is rewritten in place, as an optimizer does, on one thread and on all. */
+  update: { oneThread: number; allThreads: number };
 }
 
 const FLOPS_PER_ITERATION = 12 * 4 * 2; // twelve 4-lane multiply-adds
@@ -42,15 +44,17 @@ export function measureCeilings(repeats = 3): Ceilings | null {
   if (pointer === 0) throw new RangeError("the WASM heap is full: no room to measure its bandwidth");
   try {
     new Uint8Array(heap.memory.buffer, pointer, STREAM_BYTES).fill(1); // touch every page first
-    const stream = (threads: number) => {
+    const stream = (job: "stream_sum" | "stream_update", threads: number) => {
       const part = Math.floor(STREAM_BYTES / threads / 64) * 64;
-      return (threads * part) /
-        best(() => pool.run("stream_sum", Array.from({ length: threads }, (_, t) => [pointer + t * part, part]))) / 1e9;
+      const bytes = job === "stream_update" ? 2 * part : part; // an update reads and writes every byte
+      return (threads * bytes) /
+        best(() => pool.run(job, Array.from({ length: threads }, (_, t) => [pointer + t * part, part]))) / 1e9;
     };
     return {
       threads: all,
       fma: { oneThread: fma(1), allThreads: fma(all) },
-      bandwidth: { oneThread: stream(1), allThreads: stream(all) },
+      bandwidth: { oneThread: stream("stream_sum", 1), allThreads: stream("stream_sum", all) },
+      update: { oneThread: stream("stream_update", 1), allThreads: stream("stream_update", all) },
     };
   } finally {
     heap.free(pointer);

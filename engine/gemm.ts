@@ -42,9 +42,35 @@ export interface MatrixProduct {
 /** Products smaller than this (multiply-adds) run on the calling thread alone: waking a helper costs ~15 µs. */
 const SPLIT_THRESHOLD = 1 << 19;
 
+/** One product as {@linkcode logProducts} records it. */
+export interface ProductRecord {
+  /** How the operands were stored. */
+  layout: Layout;
+  /** Rows of C. */
+  m: number;
+  /** Columns of C. */
+  n: number;
+  /** The summed dimension. */
+  k: number;
+  /** Wall-clock milliseconds, threads included. */
+  ms: number;
+}
+
+let productLog: ProductRecord[] | null = null;
+
+/**
+ * Records every product run from now on into `log` (null: stop recording), for the bench's split of a
+ * training step. Off by default: it costs two clock reads per product.
+ */
+export function logProducts(log: ProductRecord[] | null): void {
+  productLog = log;
+}
+
 /** Computes one product on `pool`, split into bands of rows (or of columns when there are few rows). */
 export function runProduct(pool: KernelPool, p: MatrixProduct): void {
+  const start = productLog ? performance.now() : 0;
   pool.run(`gemm_${p.layout}`, bands(p, pool.threads).map((band, t) => argumentsOf(band, pool.scratch[t])));
+  productLog?.push({ layout: p.layout, m: p.m, n: p.n, k: p.k, ms: performance.now() - start });
 }
 
 /** The product cut into one band per thread that gets work. */

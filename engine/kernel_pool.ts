@@ -19,6 +19,7 @@ import { ADAM_FUNCTION, EMA_FUNCTION } from "./adam_source.ts";
 import { fillRandomNormal } from "./random_normal_source.ts";
 import { biasGeluRows } from "./gelu_source.ts";
 import { peakFunctions } from "./peak_source.ts";
+import { TRANSPOSE_FUNCTION } from "./transpose_source.ts";
 
 /**
  * What the pool runs: a kernel of the module, or a JavaScript job on the heap (random_normal: tfjs' normal
@@ -33,7 +34,9 @@ export type Job =
   | "bias_gelu"
   | "fma_peak"
   | "stream_sum"
-  | "ema";
+  | "ema"
+  | "transpose"
+  | "stream_update";
 const JOBS: Job[] = [
   "gemm_nn",
   "gemm_tn",
@@ -44,6 +47,8 @@ const JOBS: Job[] = [
   "fma_peak",
   "stream_sum",
   "ema",
+  "transpose",
+  "stream_update",
 ];
 /** The most arguments a job takes (gemm's 12 and the thread's scratch pointer). */
 const MAX_ARGUMENTS = 13;
@@ -145,7 +150,7 @@ export function kernelModuleSource(options: { fusedMultiplyAdd: boolean; sharedM
   const memory = `(import "env" "memory" (memory 1 65536${options.sharedMemory ? " shared" : ""}))`;
   const products = `${gemmFunctions(options.fusedMultiplyAdd)}\n${gemmNtFunctions(options.fusedMultiplyAdd)}`;
   const probes = peakFunctions(options.fusedMultiplyAdd);
-  return `(module\n  ${memory}\n${products}\n${ADAM_FUNCTION}\n${EMA_FUNCTION}\n${probes}\n)\n`;
+  return `(module\n  ${memory}\n${products}\n${ADAM_FUNCTION}\n${EMA_FUNCTION}\n${TRANSPOSE_FUNCTION}\n${probes}\n)\n`;
 }
 
 /** Compiles the kernels for `heap` and starts their helper threads. */
@@ -231,6 +236,8 @@ function jobTable(
     kernel("fma_peak"),
     kernel("stream_sum"),
     kernel("ema"),
+    kernel("transpose"),
+    kernel("stream_update"),
   ];
 }
 

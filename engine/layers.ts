@@ -5,6 +5,7 @@
  */
 import { tf } from "./tf.ts";
 import { sumOfProducts, sumOfProductsWithTransposed } from "./products.ts";
+import { transpose2d } from "./transpose.ts";
 
 /** Inputs per column chunk of a weight matrix. */
 export const CHUNK_SIZE = 4096;
@@ -93,7 +94,7 @@ export interface StepResult {
 /**
  * Widest first layer whose forward product takes the batch as it comes, as dot products (the "nt" kernel);
  * wider ones transpose the batch once for the broadcast kernel, which runs ~30% faster: on part3 that pays
- * for the transpose (13 MB at batch 64, ~6 ms) many times over, on part1's 5 units the transpose would be
+ * for the transpose (13 MB at batch 64, ~2 ms on the pool's threads) many times over, on part1's 5 units the transpose would be
  * most of the step.
  */
 export const NARROW_FIRST_LAYER = 32;
@@ -101,7 +102,7 @@ export const NARROW_FIRST_LAYER = 32;
 /** The first layer's Zᵀ = W·Xᵀ [out, batch] from the batch's chunks [batch, chunk]. */
 export function firstLayerProduct(layer: DenseLayer, chunks: tf.Tensor2D[]): tf.Tensor2D {
   if (layer.outputSize <= NARROW_FIRST_LAYER) return sumOfProductsWithTransposed(layer.weights, chunks);
-  return sumOfProducts(layer.weights, chunks.map((x) => tf.transpose(x)));
+  return sumOfProducts(layer.weights, chunks.map(transpose2d));
 }
 
 /** Splits a [features, batch] activation into [chunk, batch] row blocks matching {@linkcode chunkRanges}. */

@@ -36,6 +36,8 @@ import {
   residualTrainStep,
 } from "./residual_mlp.ts";
 import { fillRandomNormalTensors, type RandomNormalFill } from "./random_normal.ts";
+import { batchNormReluBackward, batchNormReluForward } from "./batch_norm.ts";
+import { transpose2d } from "./transpose.ts";
 
 /** BatchNorm epsilon (as PyTorch). */
 export const BN_EPSILON = 1e-5;
@@ -156,8 +158,8 @@ interface Normalized {
 }
 
 /**
- * Normalises z with the batch's own mean and (biased) variance, as in training, or with the
- * layer's moving statistics, as in inference. The one BatchNorm forward of training and prediction.
+ * Normalises z with the layer's moving statistics, as in inference, or with the batch's own mean and (biased)
+ * variance (only for measuring the course baseline's bug: training's BatchNorm is batch_norm.ts's fused pass).
  */
 function batchNorm(z: tf.Tensor2D, layer: DenseLayer, batchStatistics: boolean): Normalized {
   const mean = batchStatistics ? tf.mean(z, 1, true) as tf.Tensor2D : layer.movingMean!;
@@ -180,22 +182,23 @@ export function trainStep(mlp: Mlp, batch: InputBatch, options: StepOptions = {}
   const result = tf.tidy(() => {
     // Forward, keeping what the backward pass needs.
     const inputsT: tf.Tensor2D[][] = [[]]; // [l]: input of layer l, transposed (layer 0 reads batch.chunks)
-    const saved: { z: tf.Tensor2D; xhat?: tf.Tensor2D; inv?: tf.Tensor2D; mask?: tf.Tensor2D; relu?: tf.Tensor2D }[] =
-      [];
+    // Per hidden layer: its ReLU's output before dropout (where it is > 0 the ReLU let the gradient through),
+    // BatchNorm's x̂ and 1/σ, the dropout mask.
+    const saved: { relu?: tf.Tensor2D; xhat?: tf.Tensor2D; inv?: tf.Tensor2D; mask?: tf.Tensor2D }[] = [];
     let logits!: tf.Tensor2D;
     for (const [l, layer] of layers.entries()) {
       const z = l === 0 ? firstLayerProduct(layer, batch.chunks) : sumOfProducts(layer.weights, inputsT[l]);
       if (l === layers.length - 1) {
         logits = tf.add(z, layer.bias!);
-        saved.push({ z: logits });
         break;
       }
-      let y: tf.Tensor2D;
-      const entry: (typeof saved)[number] = { z };
+      let a: tf.Tensor2D;
+      const entry: (typeof saved)[number] = {};
       if (layer.gamma) {
-        const { mean, variance, xhat, inv } = batchNorm(z, layer, true);
-        y = tf.add(tf.mul(xhat, layer.gamma), layer.beta!);
-        Object.assign(entry, { xhat, inv });
+        const normalized = batchNormReluForward(z, layer.gamma, layer.beta!, BN_EPSILON);
+        const { mean, variance } = normalized;
+        a = normalized.a;
+        Object.assign(entry, { relu: a, xhat: normalized.xhat, inv: normalized.inv });
         movingUpdates.push([
           layer.movingMean!,
           layer.movingVariance!,
@@ -203,10 +206,9 @@ export function trainStep(mlp: Mlp, batch: InputBatch, options: StepOptions = {}
           tf.keep(tf.add(tf.mul(layer.movingVariance!, BN_MOMENTUM), tf.mul(variance, 1 - BN_MOMENTUM))),
         ]);
       } else {
-        y = tf.add(z, layer.bias!);
+        a = tf.relu(tf.add(z, layer.bias!));
+        entry.relu = a;
       }
-      let a = tf.relu(y);
-      entry.relu = y;
       if (spec.dropout > 0) {
         const keep = 1 - spec.dropout;
         const seed = (options.dropoutSeed ?? 0) * 131 + l;
@@ -231,7 +233,7 @@ export function trainStep(mlp: Mlp, batch: InputBatch, options: StepOptions = {}
     for (let l = layers.length - 1; l >= 0; l--) {
       const layer = layers[l];
       // dW = dZ · H, with H the (non-transposed) input chunks [batch, chunk].
-      const inputs = l === 0 ? batch.chunks : inputsT[l].map((h) => tf.transpose(h));
+      const inputs = l === 0 ? batch.chunks : inputsT[l].map(transpose2d);
       weightGrads[l] = inputs.map((h) => product(dz, h));
       if (layer.bias) otherGrads[l] = [tf.sum(dz, 1, true)];
       if (l === 0) break;
@@ -239,17 +241,15 @@ export function trainStep(mlp: Mlp, batch: InputBatch, options: StepOptions = {}
       let da = transposedProduct(layer.weights, dz);
       const below = saved[l - 1];
       if (below.mask) da = tf.mul(da, below.mask);
-      let dy = tf.mul(da, tf.step(below.relu!)) as tf.Tensor2D;
       const previous = layers[l - 1];
       if (previous.gamma) {
-        // BatchNorm backward over the batch axis.
-        const xhat = below.xhat!;
-        const dyXhat = tf.mul(dy, xhat);
-        otherGrads[l - 1] = [tf.sum(dyXhat, 1, true), tf.sum(dy, 1, true)];
-        const centred = tf.sub(tf.sub(dy, tf.mean(dy, 1, true)), tf.mul(xhat, tf.mean(dyXhat, 1, true)));
-        dy = tf.mul(tf.mul(previous.gamma, below.inv!), centred) as tf.Tensor2D;
+        const back = batchNormReluBackward(da, { a: below.relu!, xhat: below.xhat!, inv: below.inv! }, previous.gamma);
+        otherGrads[l - 1] = [back.dGamma, back.dBeta];
+        dz = back.dz;
+      } else {
+        // ReLU lets the gradient through where its output is positive.
+        dz = tf.mul(da, tf.step(below.relu!)) as tf.Tensor2D;
       }
-      dz = dy;
     }
     return { gradients: layers.flatMap((_, l) => [...weightGrads[l], ...otherGrads[l]]), loss, correct };
   });

@@ -1,13 +1,17 @@
 /**
- * Two probes of the machine's ceilings for the engine's kernels, as WAT in the kernel module: `fma_peak` runs
+ * Three probes of the machine's ceilings for the engine's kernels, as WAT in the kernel module: `fma_peak` runs
  * twelve independent vector multiply-adds per iteration on registers alone (the products' 6×8 tile keeps
- * twelve accumulators too), `stream_sum` reads a buffer with vector loads as fast as memory gives it. The
+ * twelve accumulators too), `stream_sum` reads a buffer with vector loads as fast as memory gives it, and
+ * `stream_update` rewrites a buffer in place (x ← x/2 + 1), reading and writing as an optimizer does. The
  * bench runs them on one thread and on all of the pool's, and prints each kernel's GFLOP/s and GB/s against
  * them.
  * @module
  */
 
-/** The probes' WAT: `fma_peak(iterations) -> f32` (24·4·iterations flops) and `stream_sum(pointer, bytes) -> f32`. */
+/**
+ * The probes' WAT: `fma_peak(iterations) -> f32` (24·4·iterations flops), `stream_sum(pointer, bytes) -> f32`
+ * and `stream_update(pointer, bytes)`.
+ */
 export function peakFunctions(fusedMultiplyAdd: boolean): string {
   const madd = (a: string, b: string, c: string) =>
     fusedMultiplyAdd ? `(f32x4.relaxed_madd ${a} ${b} ${c})` : `(f32x4.add (f32x4.mul ${a} ${b}) ${c})`;
@@ -42,5 +46,20 @@ export function peakFunctions(fusedMultiplyAdd: boolean): string {
       (local.set $d (f32x4.add (local.get $d) (v128.load offset=48 (i32.add (local.get $pointer) (local.get $i)))))
       (local.set $i (i32.add (local.get $i) (i32.const 64)))
       (br $next)))
-    (f32x4.extract_lane 0 (f32x4.add (f32x4.add (local.get $a) (local.get $b)) (f32x4.add (local.get $c) (local.get $d)))))`;
+    (f32x4.extract_lane 0 (f32x4.add (f32x4.add (local.get $a) (local.get $b)) (f32x4.add (local.get $c) (local.get $d)))))
+  (func (export "stream_update") (param $pointer i32) (param $bytes i32)
+    (local $i i32) (local $at i32) (local $half v128) (local $one v128)
+    (local.set $half (f32x4.splat (f32.const 0.5)))
+    (local.set $one (f32x4.splat (f32.const 1)))
+    (block $done (loop $next
+      (br_if $done (i32.ge_u (local.get $i) (local.get $bytes)))
+      (local.set $at (i32.add (local.get $pointer) (local.get $i)))
+      ${
+    [0, 16, 32, 48].map((offset) =>
+      `(v128.store offset=${offset} (local.get $at) ` +
+      `(f32x4.add (f32x4.mul (v128.load offset=${offset} (local.get $at)) (local.get $half)) (local.get $one)))`
+    ).join("\n      ")
+  }
+      (local.set $i (i32.add (local.get $i) (i32.const 64)))
+      (br $next))))`;
 }
