@@ -126,13 +126,17 @@ function tile(layout: Layout, rows: number, lanes: number, fma: boolean): string
         (_, r) => `      (local.set ${rowPointer(r)} (i32.add (local.get ${rowPointer(r)}) ${bytes}))`,
       )
       : [`      (local.set $a (i32.add (local.get $a) (local.get $sa)))`];
+  // Four steps of k per turn: a quarter of the loop's own work (counter, branch, and the interrupt check V8
+  // puts at every loop head). nn's four elements of each row of A are then one immediate offset apart; tn's
+  // A moves by a row per step (unrolled so, tn's products run ~20% faster than one step per turn).
+  out.push(`    (block $tail (loop $four`, `      (br_if $tail (i32.lt_u (local.get $kc) (i32.const 4)))`);
   if (layout === "nn") {
-    // Four steps of k per turn, so that A's four elements are one immediate offset apart.
-    out.push(`    (block $tail (loop $four`, `      (br_if $tail (i32.lt_u (local.get $kc) (i32.const 4)))`);
     for (let u = 0; u < 4; u++) out.push(...step(u));
     out.push(...advanceA("(i32.const 16)"));
-    out.push(`      (local.set $kc (i32.sub (local.get $kc) (i32.const 4)))`, `      (br $four)))`);
+  } else {
+    for (let u = 0; u < 4; u++) out.push(...step(0), ...advanceA(""));
   }
+  out.push(`      (local.set $kc (i32.sub (local.get $kc) (i32.const 4)))`, `      (br $four)))`);
   out.push(`    (block $done (loop $one`, `      (br_if $done (i32.eqz (local.get $kc)))`);
   out.push(...step(0));
   out.push(...advanceA(layout === "nn" ? "(i32.const 4)" : ""));
