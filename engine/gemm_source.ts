@@ -154,34 +154,30 @@ function tile(layout: Layout, rows: number, lanes: number, fma: boolean): string
 }
 
 /**
- * Copies B's block (rows k0..k0+kc, columns j0..j1) to the scratch buffer with a row stride of the
- * block's width + 8 floats. Rows of a wide B a multiple of 1 KiB apart all fall in a few sets of the
- * 8-way L1 cache and evict each other; packed, they do not, and the block is read once more only.
+ * Copies the whole groups of 8 columns of B's block (rows k0..k0+kc, columns j0..j1) into panels of kc × 8, one
+ * after another in the scratch buffer: an 8-column tile then reads its B as one contiguous stream, 32 bytes per
+ * step of k, instead of 32 bytes from each of kc rows ldb apart (rows a multiple of 1 KiB apart all fall in a
+ * few sets of the 8-way L1 cache and evict each other). The block is read once more only, and the copy serves
+ * every row tile of the band. The 1-7 columns left are read in place.
  */
-function packBlock(): string {
+function packPanels(): string {
   return `
-          (local.set $sp (i32.shl (i32.add (i32.sub (local.get $j1) (local.get $j0)) (i32.const 8)) (i32.const 2)))
-          (local.set $to (local.get $scratch))
           (local.set $row (i32.const 0))
           (block $rows_packed (loop $pack_rows
             (br_if $rows_packed (i32.ge_u (local.get $row) (local.get $kc)))
             (local.set $from (i32.add (local.get $b) (i32.shl (i32.add (i32.mul (i32.add (local.get $k0)
               (local.get $row)) (local.get $ldb)) (local.get $j0)) (i32.const 2))))
-            (local.set $end (i32.add (local.get $from) (i32.shl (i32.sub (local.get $j1) (local.get $j0)) (i32.const 2))))
-            (block $fours_done (loop $fours
-              (br_if $fours_done (i32.gt_u (i32.add (local.get $from) (i32.const 16)) (local.get $end)))
+            (local.set $to (i32.add (local.get $scratch) (i32.shl (local.get $row) (i32.const 5))))
+            (local.set $end (i32.add (local.get $from) (i32.shl (i32.and (i32.sub (local.get $j1) (local.get $j0))
+              (i32.const -8)) (i32.const 2))))
+            (block $panels_done (loop $panels
+              (br_if $panels_done (i32.ge_u (local.get $from) (local.get $end)))
               (v128.store align=4 (local.get $to) (v128.load align=4 (local.get $from)))
-              (local.set $from (i32.add (local.get $from) (i32.const 16)))
-              (local.set $to (i32.add (local.get $to) (i32.const 16)))
-              (br $fours)))
-            (block $ones_done (loop $ones
-              (br_if $ones_done (i32.ge_u (local.get $from) (local.get $end)))
-              (f32.store (local.get $to) (f32.load (local.get $from)))
-              (local.set $from (i32.add (local.get $from) (i32.const 4)))
-              (local.set $to (i32.add (local.get $to) (i32.const 4)))
-              (br $ones)))
+              (v128.store offset=16 align=4 (local.get $to) (v128.load offset=16 align=4 (local.get $from)))
+              (local.set $from (i32.add (local.get $from) (i32.const 32)))
+              (local.set $to (i32.add (local.get $to) (i32.shl (local.get $kc) (i32.const 5))))
+              (br $panels)))
             (local.set $row (i32.add (local.get $row) (i32.const 1)))
-            (local.set $to (i32.add (local.get $scratch) (i32.mul (local.get $row) (local.get $sp))))
             (br $pack_rows)))`;
 }
 
@@ -200,13 +196,13 @@ export function driverHead(exportName: string, extraLocals: string): string {
     (local.set $sc (i32.shl (local.get $ldc) (i32.const 2)))`;
 }
 
-/** Bytes of scratch one thread needs to pack B's blocks. */
-export const SCRATCH_BYTES = 4 * K_BLOCK * (N_BLOCK + 8);
+/** Bytes of scratch one thread needs to pack B's blocks into panels. */
+export const SCRATCH_BYTES = 4 * K_BLOCK * N_BLOCK;
 
 /**
  * The blocked loops over one product:
  * `gemm_<layout>(m, n, k, a, lda, b, ldb, c, ldc, accumulate, pack, scratch)`, pointers in bytes,
- * leading dimensions in floats; `pack` copies B's blocks to `scratch` ({@linkcode SCRATCH_BYTES}) first. Loop order: n blocks, k blocks, tiles of rows,
+ * leading dimensions in floats; `pack` copies B's blocks into panels in `scratch` ({@linkcode SCRATCH_BYTES}) first. Loop order: n blocks, k blocks, tiles of rows,
  * tiles of columns, so a tile's rows of A are reused from L1 across the columns and B's block
  * from L2 across the rows.
  */
@@ -220,14 +216,17 @@ function driver(layout: Layout): string {
     `(i32.add (local.get $b) (i32.shl (i32.add (i32.mul ${k} (local.get $ldb)) ${j}) (i32.const 2)))`;
   const cAt = (i: string, j: string) =>
     `(i32.add (local.get $c) (i32.shl (i32.add (i32.mul ${i} (local.get $ldc)) ${j}) (i32.const 2)))`;
-  // B's block as the tiles read it: packed into the scratch buffer (row stride $sp) or in place.
-  const bTile = (j: string) =>
-    `(select (i32.add (local.get $scratch) (i32.shl (i32.sub ${j} (local.get $j0)) (i32.const 2))) ` +
-    `${bAt("(local.get $k0)", j)} (local.get $pack))`;
+  // B as a tile reads it, pointer and bytes per step of k: an 8-column tile's panel when packed (the panels
+  // of columns j0.. start kc·8 floats apart), else B in place.
+  const bTile = (lanes: number, j: string) =>
+    lanes === 8
+      ? `(select (i32.add (local.get $scratch) (i32.shl (i32.mul (i32.sub ${j} (local.get $j0)) (local.get $kc)) ` +
+        `(i32.const 2))) ${bAt("(local.get $k0)", j)} (local.get $pack)) ` +
+        `(select (i32.const 32) (local.get $sb) (local.get $pack))`
+      : `${bAt("(local.get $k0)", j)} (local.get $sb)`;
   const call = (rows: number, lanes: number, j: string) =>
     `(call ${name(layout, rows, lanes)} ${aAt("(local.get $i)", "(local.get $k0)")} (local.get $sa) ` +
-    `${bTile(j)} (select (local.get $sp) (local.get $sb) (local.get $pack)) ${cAt("(local.get $i)", j)} ` +
-    `(local.get $sc) (local.get $kc) (local.get $load))`;
+    `${bTile(lanes, j)} ${cAt("(local.get $i)", j)} (local.get $sc) (local.get $kc) (local.get $load))`;
   /** Column tiles of one row tile, from $j0 to $j1: eights, then one four, then the 1-3 left. */
   const columns = (rows: number) => `
           (local.set $j (local.get $j0))
@@ -258,7 +257,7 @@ function driver(layout: Layout): string {
   return `${
     driverHead(
       `gemm_${layout}`,
-      "(local $j0 i32) (local $j1 i32) (local $sp i32) (local $from i32) (local $to i32) (local $end i32) (local $row i32)",
+      "(local $j0 i32) (local $j1 i32) (local $from i32) (local $to i32) (local $end i32) (local $row i32)",
     )
   }
     (block $n_done (loop $n_blocks
@@ -271,7 +270,7 @@ function driver(layout: Layout): string {
         (local.set $kc (select (i32.const ${K_BLOCK}) (i32.sub (local.get $k) (local.get $k0))
           (i32.lt_u (i32.const ${K_BLOCK}) (i32.sub (local.get $k) (local.get $k0)))))
         (local.set $load (i32.or (local.get $accumulate) (i32.ne (local.get $k0) (i32.const 0))))
-        (if (local.get $pack) (then${packBlock()}))
+        (if (local.get $pack) (then${packPanels()}))
         (local.set $i (i32.const 0))
         (block $rows_done (loop $row_tiles
           (br_if $rows_done (i32.gt_u (i32.add (local.get $i) (i32.const ${TILE_ROWS})) (local.get $m)))${
