@@ -15,6 +15,19 @@ function floatLanes(lanes: number[]): string {
   return lanes.flatMap((lane) => [0, 1, 2, 3].map((b) => 4 * lane + b)).join(" ");
 }
 
+/** The four output rows of a block (columns c..c+3 of the four source rows), each stored a target row apart. */
+function outputRows(): string {
+  const halves: [string, string, number[]][] = [
+    ["$t0", "$a", [0, 1, 4, 5]],
+    ["$t0", "$a", [2, 3, 6, 7]],
+    ["$t1", "$b", [0, 1, 4, 5]],
+    ["$t1", "$b", [2, 3, 6, 7]],
+  ];
+  return halves.map(([x, y, lanes]) =>
+    `(v128.store align=4 (local.get $to) (i8x16.shuffle ${floatLanes(lanes)} (local.get ${x}) (local.get ${y})))`
+  ).join("\n          (local.set $to (i32.add (local.get $to) (local.get $sc)))\n          ");
+}
+
 /**
  * `transpose(source, rows, columns, target, firstRow, lastRow)`: target[c][r] = source[r][c] for the source
  * rows [firstRow, lastRow), both row-major (target is [columns × rows]), pointers in bytes.
@@ -54,21 +67,7 @@ export const TRANSPOSE_FUNCTION = `
           (local.set $b (i8x16.shuffle ${floatLanes([2, 6, 3, 7])} (local.get $x) (local.get $y)))
           (local.set $to (i32.add (local.get $dst)
             (i32.shl (i32.add (i32.mul (local.get $c) (local.get $rows)) (local.get $r)) (i32.const 2))))
-          (v128.store align=4 (local.get $to) (i8x16.shuffle ${
-  floatLanes([0, 1, 4, 5])
-} (local.get $t0) (local.get $a)))
-          (local.set $to (i32.add (local.get $to) (local.get $sc)))
-          (v128.store align=4 (local.get $to) (i8x16.shuffle ${
-  floatLanes([2, 3, 6, 7])
-} (local.get $t0) (local.get $a)))
-          (local.set $to (i32.add (local.get $to) (local.get $sc)))
-          (v128.store align=4 (local.get $to) (i8x16.shuffle ${
-  floatLanes([0, 1, 4, 5])
-} (local.get $t1) (local.get $b)))
-          (local.set $to (i32.add (local.get $to) (local.get $sc)))
-          (v128.store align=4 (local.get $to) (i8x16.shuffle ${
-  floatLanes([2, 3, 6, 7])
-} (local.get $t1) (local.get $b)))
+          ${outputRows()}
           (local.set $c (i32.add (local.get $c) (i32.const 4)))
           (br $fours)))
         ;; The tile's last 1-3 columns of these four rows.
