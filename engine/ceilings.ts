@@ -1,8 +1,9 @@
 /**
  * The ceilings the engine's kernels work under on this machine, measured with the kernel module's probes
  * (peak_source.ts): vector multiply-adds on registers alone (GFLOP/s), a streaming read of a buffer much
- * larger than the caches and an in-place rewrite of it (GB/s), on one thread and on all of the kernel pool's. WASM SIMD is 128 bits wide
- * whatever the CPU, so on an AVX2 or AVX-512 machine native code (OpenBLAS) can exceed the first of these.
+ * larger than the caches and an in-place rewrite of it (GB/s), on one thread and on all of the kernel pool's.
+ * WASM SIMD is 128 bits wide whatever the CPU, so on an AVX2 or AVX-512 machine native code (OpenBLAS) can
+ * exceed the first of these.
  * @module
  */
 import { kernelPool, tfjsHeap } from "./tf.ts";

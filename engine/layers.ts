@@ -4,7 +4,7 @@
  * @module
  */
 import { tf } from "./tf.ts";
-import { sumOfProducts, sumOfProductsWithTransposed } from "./products.ts";
+import { product, sumOfProducts, sumOfProductsWithTransposed } from "./products.ts";
 import { transpose2d } from "./transpose.ts";
 
 /** Inputs per column chunk of a weight matrix. */
@@ -92,17 +92,27 @@ export interface StepResult {
 }
 
 /**
- * Widest first layer whose forward product takes the batch as it comes, as dot products (the "nt" kernel);
- * wider ones transpose the batch once for the broadcast kernel, which runs ~30% faster: on part3 that pays
- * for the transpose (13 MB at batch 64, ~2 ms on the pool's threads) many times over, on part1's 5 units the transpose would be
- * most of the step.
+ * Widest layer whose products read the batch as it comes, as dot products along it (the "nt" kernel); wider
+ * ones transpose the batch (or activation) once for the broadcast kernel, which runs ~30% faster on the first
+ * layer and 5-20% faster on weight gradients at batch 64-128: on part3's first layer that pays for the
+ * transpose (13 MB at batch 64, ~2 ms on the pool's threads) many times over, while for part1's 5 units or
+ * the 1-unit output layer the transpose would be most of the work.
  */
-export const NARROW_FIRST_LAYER = 32;
+export const NARROW_LAYER = 32;
 
 /** The first layer's Zᵀ = W·Xᵀ [out, batch] from the batch's chunks [batch, chunk]. */
 export function firstLayerProduct(layer: DenseLayer, chunks: tf.Tensor2D[]): tf.Tensor2D {
-  if (layer.outputSize <= NARROW_FIRST_LAYER) return sumOfProductsWithTransposed(layer.weights, chunks);
+  if (layer.outputSize <= NARROW_LAYER) return sumOfProductsWithTransposed(layer.weights, chunks);
   return sumOfProducts(layer.weights, chunks.map(transpose2d));
+}
+
+/**
+ * The weight-chunk gradients dW_c = dZ·H_c of a layer after the first, from dZ [out, batch] and its input's
+ * row chunks H_cᵀ [chunk, batch] (activations are kept transposed).
+ */
+export function weightGradients(dz: tf.Tensor2D, inputChunksT: tf.Tensor2D[]): tf.Tensor2D[] {
+  if (dz.shape[0] <= NARROW_LAYER) return inputChunksT.map((h) => sumOfProductsWithTransposed([dz], [h]));
+  return inputChunksT.map((h) => product(dz, transpose2d(h)));
 }
 
 /** Splits a [features, batch] activation into [chunk, batch] row blocks matching {@linkcode chunkRanges}. */

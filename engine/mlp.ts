@@ -25,6 +25,7 @@ import {
   type Parameter,
   rowChunks,
   type StepResult,
+  weightGradients,
 } from "./layers.ts";
 import {
   buildResidualNet,
@@ -37,7 +38,6 @@ import {
 } from "./residual_mlp.ts";
 import { fillRandomNormalTensors, type RandomNormalFill } from "./random_normal.ts";
 import { batchNormReluBackward, batchNormReluForward } from "./batch_norm.ts";
-import { transpose2d } from "./transpose.ts";
 
 /** BatchNorm epsilon (as PyTorch). */
 export const BN_EPSILON = 1e-5;
@@ -145,28 +145,17 @@ export interface StepOptions {
   dropoutSeed?: number;
 }
 
-/** BatchNorm's normalisation of z [features, batch] over the batch axis. */
-interface Normalized {
-  /** The mean used, [features, 1]. */
-  mean: tf.Tensor2D;
-  /** The variance used, [features, 1]. */
-  variance: tf.Tensor2D;
-  /** (z - mean) · inv. */
-  xhat: tf.Tensor2D;
-  /** 1 / sqrt(variance + epsilon). */
-  inv: tf.Tensor2D;
-}
-
 /**
- * Normalises z with the layer's moving statistics, as in inference, or with the batch's own mean and (biased)
- * variance (only for measuring the course baseline's bug: training's BatchNorm is batch_norm.ts's fused pass).
+ * Inference's BatchNorm of z [features, batch]: γ·x̂ + β with the layer's moving statistics, or with the batch's
+ * own mean and (biased) variance (only for measuring the course baseline's bug: training's BatchNorm is
+ * batch_norm.ts's fused pass).
  */
-function batchNorm(z: tf.Tensor2D, layer: DenseLayer, batchStatistics: boolean): Normalized {
+function batchNormInference(z: tf.Tensor2D, layer: DenseLayer, batchStatistics: boolean): tf.Tensor2D {
   const mean = batchStatistics ? tf.mean(z, 1, true) as tf.Tensor2D : layer.movingMean!;
   const centered = tf.sub(z, mean) as tf.Tensor2D;
   const variance = batchStatistics ? tf.mean(tf.square(centered), 1, true) as tf.Tensor2D : layer.movingVariance!;
-  const inv = tf.rsqrt(tf.add(variance, BN_EPSILON)) as tf.Tensor2D;
-  return { mean, variance, xhat: tf.mul(centered, inv), inv };
+  const xhat = tf.mul(centered, tf.rsqrt(tf.add(variance, BN_EPSILON)));
+  return tf.add(tf.mul(xhat, layer.gamma!), layer.beta!);
 }
 
 /**
@@ -232,9 +221,8 @@ export function trainStep(mlp: Mlp, batch: InputBatch, options: StepOptions = {}
     let dz = tf.div(tf.sub(probabilities, labels), batchSize) as tf.Tensor2D; // dL/dz of the output
     for (let l = layers.length - 1; l >= 0; l--) {
       const layer = layers[l];
-      // dW = dZ · H, with H the (non-transposed) input chunks [batch, chunk].
-      const inputs = l === 0 ? batch.chunks : inputsT[l].map(transpose2d);
-      weightGrads[l] = inputs.map((h) => product(dz, h));
+      // dW = dZ · H: the batch's chunks [batch, chunk] as they come, or the activation kept transposed.
+      weightGrads[l] = l === 0 ? batch.chunks.map((x) => product(dz, x)) : weightGradients(dz, inputsT[l]);
       if (layer.bias) otherGrads[l] = [tf.sum(dz, 1, true)];
       if (l === 0) break;
       // dH^T = W^T · dZ.
@@ -294,7 +282,7 @@ export function predictProbabilities(
       }
       let y: tf.Tensor2D;
       if (layer.gamma) {
-        y = tf.add(tf.mul(batchNorm(z, layer, options.batchStatistics ?? false).xhat, layer.gamma), layer.beta!);
+        y = batchNormInference(z, layer, options.batchStatistics ?? false);
       } else {
         y = tf.add(z, layer.bias!);
       }

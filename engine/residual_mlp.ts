@@ -10,19 +10,18 @@
  * @module
  */
 import { tf } from "./tf.ts";
-import { product, sumOfProducts, sumOfProductsWithTransposed, transposedProduct } from "./products.ts";
+import { product, sumOfProducts, transposedProduct } from "./products.ts";
 import { addBias, biasGelu, layerNormColumns, layerNormColumnsBackward, multiply, residualAdd } from "./column_ops.ts";
 import { fillRandomNormalTensors, type RandomNormalFill } from "./random_normal.ts";
-import { transpose2d } from "./transpose.ts";
 import {
   chunkRanges,
   type DenseLayer,
   firstLayerProduct,
   type InputBatch,
-  NARROW_FIRST_LAYER,
   type Parameter,
   rowChunks,
   type StepResult,
+  weightGradients,
 } from "./layers.ts";
 import { emptyTensor } from "./tf.ts";
 
@@ -128,20 +127,9 @@ function weighted(layer: DenseLayer, x: tf.Tensor2D): tf.Tensor2D {
   return sumOfProducts(layer.weights, rowChunks(x, layer.inputSize));
 }
 
-/**
- * The weight-chunk and bias gradients of a layer after the first, from dZ [out, batch] and its input x
- * [in, batch]: dW = dZ·xᵀ. x is transposed once on the pool's threads for the broadcast kernel, which beats
- * reading x along the batch as dot products by 5-20% at batch 64-128; the 1-unit output layer's single row
- * keeps the dot products.
- */
+/** The weight-chunk and bias gradients of a layer after the first, from dZ [out, batch] and its input x [in, batch]. */
 function denseGradients(layer: DenseLayer, dz: tf.Tensor2D, x: tf.Tensor2D): tf.Tensor[] {
-  const narrow = dz.shape[0] <= NARROW_FIRST_LAYER;
-  return [
-    ...rowChunks(x, layer.inputSize).map((chunk) =>
-      narrow ? sumOfProductsWithTransposed([dz], [chunk]) : product(dz, transpose2d(chunk))
-    ),
-    tf.sum(dz, 1, true),
-  ];
+  return [...weightGradients(dz, rowChunks(x, layer.inputSize)), tf.sum(dz, 1, true)];
 }
 
 /** The logits [1, batch] and everything the backward pass needs. */
