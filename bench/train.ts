@@ -30,6 +30,7 @@ import {
 import { MODEL_PRESETS, Optimizer } from "../train/mod.ts";
 import { defineCommand, runCli, seededRandom } from "../lib/mod.ts";
 import { findPython, PYTORCH_ALLOCATORS, PYTORCH_NET, runPython } from "./python.ts";
+import { cpuName } from "./machine.ts";
 
 /** One measured configuration. */
 export interface TrainBenchResult {
@@ -314,17 +315,4 @@ function describeSplit(r: TrainBenchResult, ceilings: Ceilings): string {
       split.restMs.toFixed(1)
     } ms (element-wise passes, transposes, bookkeeping) ` +
     `and data ${r.ms.input.toFixed(1)} ms: ${(100 * (split.restMs + r.ms.input) / r.ms.total).toFixed(0)}% of the step`;
-}
-
-/** The CPU's model name, as lscpu or /proc/cpuinfo gives it (speed figures mean little without it). */
-export async function cpuName(): Promise<string> {
-  try {
-    const text = await Deno.readTextFile("/proc/cpuinfo");
-    const name = /^model name\s*:\s*(.+)$/m.exec(text)?.[1]?.trim() ?? "unknown CPU";
-    const flags = /^flags\s*:\s*(.+)$/m.exec(text)?.[1] ?? "";
-    const vector = /\bavx512f\b/.test(flags) ? "AVX-512" : /\bavx2\b/.test(flags) ? "AVX2" : "no AVX2";
-    return `${name}, ${vector}, ${navigator.hardwareConcurrency} cores`;
-  } catch {
-    return "CPU unknown";
-  }
 }

@@ -7,6 +7,7 @@
  * @module
  */
 import type SharpFactory from "sharp";
+import { keepFreedMemory } from "./allocator.ts";
 
 /** sharp's factory function. */
 export type Sharp = typeof SharpFactory;
@@ -22,6 +23,8 @@ export function loadSharp(): Promise<Sharp> {
     // Cached operations only help when the same file is decoded twice, which the
     // pipeline never does; the cache would just hold memory.
     sharp.cache(false);
+    // Decoded photos and records are a few hundred KB each: reuse freed ones rather than map fresh pages.
+    keepFreedMemory();
     return sharp;
   });
 }

@@ -45,6 +45,7 @@ export function pixelsToRecord(
       `a ${size}x${size}x${channels} record holds ${size * size * channels} values, not ${out.length}`,
     );
   }
+  if (width === size && height === size) return sameSize(pixels, pixelChannels, channels, shape.gain, out);
   if (channels === 1 && shape.kernel === "opencv-linear" && pixelChannels !== 1) {
     // The luma is taken only at the source pixels the resize reads.
     return resizeLinear(pixels, width, height, pixelChannels, size, shape.gain, out, 1, true);
@@ -59,6 +60,22 @@ export function pixelsToRecord(
   else resizeLinear(source, width, height, resizedChannels, size, shape.gain, target, resizedChannels, false);
   if (target !== out) {
     for (let i = 0; i < target.length; i++) out[3 * i] = out[3 * i + 1] = out[3 * i + 2] = target[i];
+  }
+}
+
+/** cv::resize to the image's own size is a copy: each pixel's value (or luma), scaled. */
+function sameSize(pixels: Uint8Array, pixelChannels: number, channels: number, gain: number, out: Float32Array): void {
+  const count = out.length / channels;
+  if (channels === pixelChannels || (channels === 3 && pixelChannels === 4)) {
+    for (let i = 0, p = 0, o = 0; i < count; i++, p += pixelChannels) {
+      for (let c = 0; c < channels; c++, o++) out[o] = pixels[p + c] * gain;
+    }
+  } else if (channels === 1) {
+    for (let i = 0, p = 0; i < count; i++, p += pixelChannels) {
+      out[i] = luma(pixels[p], pixels[p + 1], pixels[p + 2]) * gain;
+    }
+  } else {
+    for (let i = 0, o = 0; i < count; i++, o += 3) out[o] = out[o + 1] = out[o + 2] = pixels[i] * gain;
   }
 }
 
@@ -85,8 +102,9 @@ function dropAlpha(rgba: Uint8Array): Uint8Array {
 
 /** cvRound: round half to even, as the SSE conversion OpenCV uses does. */
 function roundHalfEven(x: number): number {
+  // Math.round takes halves up: a half that landed on an odd number belongs one below.
   const r = Math.round(x);
-  return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
+  return r - x === 0.5 && (r & 1) !== 0 ? r - 1 : r;
 }
 
 /** saturate_cast<uchar>(float). */
@@ -270,33 +288,63 @@ function halveArea(
 
 // ---- INTER_AREA ----
 
-/** One term of an area axis: source index `source` adds `weight` of itself to output index `target`. */
-interface AreaTerm {
-  target: number;
-  source: number;
-  weight: number;
+/**
+ * One axis of an area resize, OpenCV's computeResizeAreaTab as parallel arrays: term k adds `weight[k]` of
+ * source index `source[k]` to output index `target[k]`, terms in OpenCV's order (the float sums depend on it).
+ */
+export interface AreaAxis {
+  /** Output index of each term. */
+  target: Int32Array;
+  /** Source index of each term. */
+  source: Int32Array;
+  /** Weight of each term (float32, as OpenCV's table). */
+  weight: Float32Array;
+  /** Output index d's terms are first[d] .. first[d + 1] - 1. */
+  first: Int32Array;
 }
 
-/** OpenCV's computeResizeAreaTab: which source pixels cover each output pixel, and how much of each. */
-function areaTable(from: number, to: number, scale: number): AreaTerm[] {
-  const terms: AreaTerm[] = [];
+const areaAxes = new Map<string, AreaAxis>();
+
+/** The area terms of one axis shrinking `from` to `to` (cached: a set of photos shares a few sizes). */
+function areaAxis(from: number, to: number, scale: number): AreaAxis {
+  const key = `${from}>${to}`;
+  const cached = areaAxes.get(key);
+  if (cached) return cached;
+  const targets: number[] = [], sources: number[] = [], weights: number[] = [];
+  const push = (target: number, source: number, weight: number) => {
+    targets.push(target), sources.push(source), weights.push(weight);
+  };
   for (let d = 0; d < to; d++) {
     const fs1 = d * scale, fs2 = fs1 + scale;
     const cellWidth = Math.min(scale, from - fs1);
     let s2 = Math.floor(fs2);
     s2 = Math.min(s2, from - 1);
     const s1 = Math.min(Math.ceil(fs1), s2);
-    if (s1 - fs1 > 1e-3) terms.push({ target: d, source: s1 - 1, weight: Math.fround((s1 - fs1) / cellWidth) });
-    for (let s = s1; s < s2; s++) terms.push({ target: d, source: s, weight: Math.fround(1 / cellWidth) });
-    if (fs2 - s2 > 1e-3) {
-      terms.push({
-        target: d,
-        source: s2,
-        weight: Math.fround(Math.min(Math.min(fs2 - s2, 1), cellWidth) / cellWidth),
-      });
-    }
+    if (s1 - fs1 > 1e-3) push(d, s1 - 1, (s1 - fs1) / cellWidth);
+    for (let s = s1; s < s2; s++) push(d, s, 1 / cellWidth);
+    if (fs2 - s2 > 1e-3) push(d, s2, Math.min(Math.min(fs2 - s2, 1), cellWidth) / cellWidth);
   }
-  return terms;
+  const first = new Int32Array(to + 1);
+  for (const target of targets) first[target + 1]++;
+  for (let d = 0; d < to; d++) first[d + 1] += first[d];
+  const target = Int32Array.from(targets), source = Int32Array.from(sources), weight = Float32Array.from(weights);
+  const axis = { target, source, weight, first };
+  if (areaAxes.size > 64) areaAxes.clear();
+  areaAxes.set(key, axis);
+  return axis;
+}
+
+/**
+ * The two axes' terms when cv::resize INTER_AREA shrinks width×height to size×size by factors that are not
+ * both whole numbers (the general float-sum case), or null when it takes another path (same size, enlarging,
+ * whole factors). Shared with the WebAssembly kernel (area_resize.ts), so both sum the same terms.
+ */
+export function fractionalAreaPlan(width: number, height: number, size: number): { xs: AreaAxis; ys: AreaAxis } | null {
+  const scaleX = 1 / (size / width), scaleY = 1 / (size / height);
+  if (scaleX < 1 || scaleY < 1 || (width === size && height === size)) return null;
+  const wholeX = Math.trunc(scaleX), wholeY = Math.trunc(scaleY);
+  if (Math.abs(scaleX - wholeX) < Number.EPSILON && Math.abs(scaleY - wholeY) < Number.EPSILON) return null;
+  return { xs: areaAxis(width, size, scaleX), ys: areaAxis(height, size, scaleY) };
 }
 
 /**
@@ -328,30 +376,68 @@ function areaResize(
     if (wholeX === 2 && wholeY === 2) return halveArea(pixels, channels, channels, false, size, gain, out);
     return areaResizeWhole(pixels, width, channels, size, wholeX, wholeY, gain, out);
   }
-  const xs = areaTable(width, size, scaleX), ys = areaTable(height, size, scaleY);
+  const { xs, ys } = fractionalAreaPlan(width, height, size)!;
   const rowLength = size * channels;
-  const buffer = new Float32Array(rowLength), sum = new Float32Array(rowLength);
-  let previousY = ys[0].target;
-  const emit = (y: number) => {
-    for (let x = 0; x < rowLength; x++) out[y * rowLength + x] = toByte(sum[x]) * gain;
-  };
-  for (const { target: y, source: sy, weight: beta } of ys) {
-    buffer.fill(0);
-    const row = sy * width * channels;
-    for (const { target, source, weight } of xs) {
-      const d = target * channels, s = row + source * channels;
-      // Float32Array stores round each sum and product to float, as OpenCV's float buffer does.
-      for (let c = 0; c < channels; c++) buffer[d + c] += Math.fround(pixels[s + c] * weight);
+  // Float32Array stores round each product and sum to float, as OpenCV's float buffers do.
+  const row = new Float32Array(rowLength), sum = new Float32Array(rowLength);
+  let previousY = ys.target[0], rowSource = -1;
+  for (let j = 0; j < ys.target.length; j++) {
+    const y = ys.target[j], sy = ys.source[j], beta = ys.weight[j];
+    // A source row on a cell boundary serves two output rows: its horizontal pass is the same both times.
+    if (sy !== rowSource) {
+      if (channels === 3) areaRow3(pixels, sy * width * 3, xs, row);
+      else areaRow(pixels, sy * width * channels, channels, xs, row);
+      rowSource = sy;
     }
     if (y !== previousY) {
-      emit(previousY);
-      for (let x = 0; x < rowLength; x++) sum[x] = Math.fround(beta * buffer[x]);
+      emitRow(sum, gain, out, previousY * rowLength);
+      for (let x = 0; x < rowLength; x++) sum[x] = Math.fround(beta * row[x]);
       previousY = y;
     } else {
-      for (let x = 0; x < rowLength; x++) sum[x] += Math.fround(beta * buffer[x]);
+      for (let x = 0; x < rowLength; x++) sum[x] += Math.fround(beta * row[x]);
     }
   }
-  emit(previousY);
+  emitRow(sum, gain, out, previousY * rowLength);
+}
+
+/**
+ * The horizontal area pass over one source row of `channels` interleaved values per pixel. Each output value's
+ * terms are consecutive, so its float sum is kept in a local, rounded to float after every product and add
+ * exactly as OpenCV's buffer (which starts at 0, and 0 + x is x) is.
+ */
+function areaRow(pixels: Uint8Array, start: number, channels: number, xs: AreaAxis, into: Float32Array): void {
+  const { source, weight, first } = xs;
+  for (let d = 0, k = 0; d + 1 < first.length; d++) {
+    const end = first[d + 1];
+    for (let c = 0; c < channels; c++) {
+      let acc = 0;
+      for (let t = k; t < end; t++) {
+        acc = Math.fround(acc + Math.fround(pixels[start + source[t] * channels + c] * weight[t]));
+      }
+      into[d * channels + c] = acc;
+    }
+    k = end;
+  }
+}
+
+/** {@linkcode areaRow} for R, G, B, unrolled: most of a colour record's time is here. */
+function areaRow3(pixels: Uint8Array, start: number, xs: AreaAxis, into: Float32Array): void {
+  const { source, weight, first } = xs;
+  for (let d = 0, k = 0, o = 0; d + 1 < first.length; d++, o += 3) {
+    let r = 0, g = 0, b = 0;
+    for (const end = first[d + 1]; k < end; k++) {
+      const s = start + source[k] * 3, alpha = weight[k];
+      r = Math.fround(r + Math.fround(pixels[s] * alpha));
+      g = Math.fround(g + Math.fround(pixels[s + 1] * alpha));
+      b = Math.fround(b + Math.fround(pixels[s + 2] * alpha));
+    }
+    into[o] = r, into[o + 1] = g, into[o + 2] = b;
+  }
+}
+
+/** One output row of an area resize: each float sum rounded to a byte as saturate_cast does, then scaled. */
+function emitRow(sum: Float32Array, gain: number, out: Float32Array, start: number): void {
+  for (let x = 0; x < sum.length; x++) out[start + x] = toByte(sum[x]) * gain;
 }
 
 /** cv::resize INTER_AREA by whole factors (resizeAreaFast_): the integer sum of each block times 1/area in float. */
