@@ -29,7 +29,7 @@ let applied: boolean | undefined;
 export function keepFreedMemory(): boolean {
   if (applied !== undefined) return applied;
   applied = false;
-  if (Deno.build.os !== "linux") return applied;
+  if (Deno.build.os !== "linux" || Deno.build.env !== "gnu") return applied;
   try {
     const libc = Deno.dlopen("libc.so.6", { mallopt: { parameters: ["i32", "i32"], result: "i32" } });
     // mallopt returns 1 on success; both or neither is what a user would expect, but either alone still helps.

@@ -360,3 +360,24 @@ Deno.test("pixelsToRecord() refuses an output buffer of the wrong length", () =>
     /2x2x3 record holds 12 values, not 4/,
   );
 });
+
+Deno.test("pixelsToRecord() at the image's own size copies each value, its luma, or its gray three times", () => {
+  const random = seededRandom(12);
+  const [w, size] = [9, 9];
+  const rgba = Uint8Array.from({ length: w * w * 4 }, () => Math.floor(random() * 256));
+  const rgb = rgba.filter((_, i) => i % 4 !== 3);
+  const gray = rgb.filter((_, i) => i % 3 === 0);
+  const record = (pixels: Uint8Array, from: 1 | 3 | 4, channels: 1 | 3, kernel: OpencvKernel) => {
+    const out = new Float32Array(size * size * channels);
+    pixelsToRecord(pixels, w, w, from, { size, channels, kernel, gain: 1 / 255 }, out);
+    return Array.from(out);
+  };
+  const luma = (i: number) => (9798 * rgb[3 * i] + 19235 * rgb[3 * i + 1] + 3735 * rgb[3 * i + 2] + 16384) >> 15;
+  for (const kernel of ["opencv-linear", "opencv-area"] as const) {
+    assert.deepEqual(record(rgb, 3, 3, kernel), Array.from(Float32Array.from(rgb, (v) => v / 255)), kernel);
+    assert.deepEqual(record(rgba, 4, 3, kernel), record(rgb, 3, 3, kernel), kernel);
+    assert.deepEqual(record(rgb, 3, 1, kernel), Array.from(Float32Array.from(gray, (_, i) => luma(i) / 255)), kernel);
+    assert.deepEqual(record(gray, 1, 1, kernel), Array.from(Float32Array.from(gray, (v) => v / 255)), kernel);
+    assert.deepEqual(record(gray, 1, 3, kernel), Array.from(Float32Array.from(rgb, (_, i) => gray[(i / 3) | 0] / 255)));
+  }
+});
