@@ -119,7 +119,7 @@ function toByte(x: number): number {
 const COEF_SCALE = 2048;
 
 /** Source offsets and fixed-point weights of a bilinear axis: OpenCV's xofs/alpha tables. */
-interface AxisTable {
+export interface AxisTable {
   /** First source index of each output index. */
   offset: Int32Array;
   /** Second source index (clamped to the edge). */
@@ -175,6 +175,16 @@ function axisTable(from: number, to: number, horizontal: boolean, areaMode: bool
 
 function clamp(index: number, length: number): number {
   return index < 0 ? 0 : index >= length ? length - 1 : index;
+}
+
+/**
+ * The two axes' tables when cv::resize INTER_LINEAR takes width×height to size×size by its general path, or
+ * null when it takes another (same size: a copy; exactly half: 2×2 means). Shared with the WebAssembly kernel
+ * (resize_kernels.ts), so both read the same pixels with the same weights.
+ */
+export function linearPlan(width: number, height: number, size: number): { xs: AxisTable; ys: AxisTable } | null {
+  if ((width === size && height === size) || (width === 2 * size && height === 2 * size)) return null;
+  return { xs: axisTable(width, size, true, false), ys: axisTable(height, size, false, false) };
 }
 
 /**

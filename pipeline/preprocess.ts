@@ -456,7 +456,7 @@ async function buildShard(job: SplitJob, target: ShardTarget): Promise<ShardProg
   const decode = (row: LabelRow): Promise<Float32Array | Error> =>
     row.problem
       ? Promise.resolve(new Error(row.problem))
-      : decodeImage(row.path, params).catch((error: Error) => error);
+      : decodeImage(row.path, params, writer.recordBuffer()).catch((error: Error) => error);
   try {
     let i = 0;
     for await (const result of mapInOrder(rows, decode, { concurrency: settings.concurrency })) {

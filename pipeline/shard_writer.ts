@@ -5,7 +5,8 @@
  *
  * The writing, hashing and summing (about 0.5 ms per 227×227 record) run on a
  * worker thread (shard_writer_worker.ts), so the thread that decodes images
- * never waits for them.
+ * never waits for them; the thread hands each record's buffer back when it is
+ * written, for {@linkcode ShardWriter.recordBuffer} to lend out again.
  * @module
  */
 import { temporaryPathFor } from "../lib/mod.ts";
@@ -30,13 +31,15 @@ export type WriterRequest =
 /** A reply from the writer thread. */
 export type WriterReply =
   | { type: "opened" }
-  | { type: "appended" }
+  | { type: "appended"; record: Float32Array }
   | { type: "finished"; count: number; sha256: string; sums: Float64Array }
   | { type: "aborted" }
   | { type: "error"; message: string };
 
 /** Records handed over but not yet written, before {@linkcode ShardWriter.append} waits (bounds memory). */
 const MAX_IN_FLIGHT = 16;
+/** Written records' buffers kept for reuse. */
+const MAX_SPARE = 64;
 
 /** Appends records to a shard file that appears at `path` only on {@linkcode ShardWriter.finish}. */
 export class ShardWriter {
@@ -47,6 +50,8 @@ export class ShardWriter {
     [];
   #drained: (() => void)[] = [];
   #closed = false;
+  /** Record buffers the writer thread has finished with, handed back for the next records. */
+  #spare: Float32Array[] = [];
 
   private constructor(readonly path: string, readonly recordSize: number) {
     this.#worker = new Worker(new URL("./shard_writer_worker.ts", import.meta.url), { type: "module" });
@@ -67,6 +72,14 @@ export class ShardWriter {
       throw error;
     }
     return writer;
+  }
+
+  /**
+   * A buffer for one record: one the writer thread has finished with when there is one (so a run of records
+   * allocates a few dozen buffers, not one per record), else a new one. Its contents are not cleared.
+   */
+  recordBuffer(): Float32Array {
+    return this.#spare.pop() ?? new Float32Array(this.recordSize);
   }
 
   /** Appends one record; the record's buffer is handed to the writer thread and must not be used again. */
@@ -122,6 +135,7 @@ export class ShardWriter {
     if (reply.type === "error") return this.#fail(new Error(`${this.path}: ${reply.message}`));
     if (reply.type === "appended") {
       this.#inFlight--;
+      if (this.#spare.length < MAX_SPARE) this.#spare.push(reply.record);
       for (const wake of this.#drained.splice(0)) wake();
       return;
     }

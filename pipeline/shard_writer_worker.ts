@@ -36,7 +36,8 @@ async function handle(request: WriterRequest): Promise<void> {
         sums[recordSize + p] += record[p] * record[p];
       }
       count++;
-      return reply({ type: "appended" });
+      // The buffer goes back to the decoding thread to hold a later record.
+      return reply({ type: "appended", record }, [record.buffer as ArrayBuffer]);
     }
     case "finish": {
       await file!.sync();
