@@ -10,15 +10,6 @@ import wabtInit from "wabt";
 import { RESIZE_KERNELS_MODULE } from "./resize_kernels_source.ts";
 import { fractionalAreaPlan, linearPlan, pixelsToRecord, type RecordShape } from "./opencv_resize.ts";
 
-/** What the caller knows about the pixels. */
-export interface ToRecordOptions {
-  /**
-   * Every pixel's R, G and B are equal (a gray image spread over three channels, as sharp gives a gray JPEG):
-   * a gray record then reads the first channel, which is the luma, without computing it.
-   */
-  equalChannels?: boolean;
-}
-
 /** The compiled kernels, on their own memory. */
 export interface ResizeKernels {
   /**
@@ -32,7 +23,6 @@ export interface ResizeKernels {
     pixelChannels: 1 | 3,
     shape: RecordShape,
     out: Float32Array,
-    options?: ToRecordOptions,
   ): void;
   /** The kernel that made the last record: `area3`, `linearGray`, `scaleBytes` or `javascript`. */
   readonly lastPath: string;
@@ -91,11 +81,10 @@ async function compile(): Promise<ResizeKernels> {
     pixelChannels: 1 | 3,
     shape: RecordShape,
     out: Float32Array,
-    equalChannels: boolean,
   ): string | null => {
     const { size, channels, kernel, gain } = shape;
-    // Bytes between pixels, and whether a gray value is the luma of three (else the first byte of a pixel).
-    const stride = pixelChannels, luma = pixelChannels === 3 && !equalChannels ? 1 : 0;
+    // Bytes between pixels, and whether a gray value is the luma of R, G, B (else the pixel's byte).
+    const stride = pixelChannels, luma = pixelChannels === 3 ? 1 : 0;
     if (width === size && height === size && channels === 1 && !luma) {
       const [source, target] = place([pixels, 4 * out.length]);
       scaleBytes(source, stride, out.length, gain, target);
@@ -148,27 +137,16 @@ async function compile(): Promise<ResizeKernels> {
   };
 
   return {
-    toRecord(pixels, width, height, pixelChannels, shape, out, options = {}) {
+    toRecord(pixels, width, height, pixelChannels, shape, out) {
       if (out.length !== shape.size * shape.size * shape.channels) {
         // pixelsToRecord says what is wrong.
         return pixelsToRecord(pixels, width, height, pixelChannels, shape, out);
       }
-      const equal = pixelChannels === 3 && options.equalChannels === true;
-      lastPath = tryKernels(pixels, width, height, pixelChannels, shape, out, equal) ?? "javascript";
-      if (lastPath !== "javascript") return;
-      // One plane is a third of the JavaScript's work, and gives the same values.
-      if (equal) pixelsToRecord(firstPlane(pixels), width, height, 1, shape, out);
-      else pixelsToRecord(pixels, width, height, pixelChannels, shape, out);
+      lastPath = tryKernels(pixels, width, height, pixelChannels, shape, out) ?? "javascript";
+      if (lastPath === "javascript") pixelsToRecord(pixels, width, height, pixelChannels, shape, out);
     },
     get lastPath() {
       return lastPath;
     },
   };
-}
-
-/** The first of three interleaved channels. */
-function firstPlane(rgb: Uint8Array): Uint8Array {
-  const plane = new Uint8Array(rgb.length / 3);
-  for (let i = 0, p = 0; i < plane.length; i++, p += 3) plane[i] = rgb[p];
-  return plane;
 }

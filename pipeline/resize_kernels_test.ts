@@ -115,22 +115,3 @@ Deno.test("resize kernels refuse an output buffer of the wrong length, as pixels
     /2x2x3 record holds 12 values, not 4/,
   );
 });
-
-Deno.test("resize kernels read a gray spread over R, G, B (equalChannels) as the gray plane, on every path", async () => {
-  const kernels = await resizeKernels();
-  const random = seededRandom(8);
-  const cases: [number, number, RecordShape, string][] = [
-    [227, 227, { size: 227, channels: 1, kernel: "opencv-linear", gain: 1 / 255 }, "scaleBytes"],
-    [300, 200, { size: 64, channels: 1, kernel: "opencv-linear", gain: 1 / 255 }, "linearGray"],
-    [300, 200, { size: 64, channels: 1, kernel: "opencv-area", gain: 1 / 255 }, "javascript"],
-    [300, 200, { size: 64, channels: 3, kernel: "opencv-area", gain: 1 }, "area3"],
-  ];
-  for (const [w, h, shape, path] of cases) {
-    const plane = Uint8Array.from({ length: w * h }, () => Math.floor(random() * 256));
-    const spread = new Uint8Array(w * h * 3).map((_, i) => plane[Math.floor(i / 3)]);
-    const out = new Float32Array(shape.size * shape.size * shape.channels);
-    kernels.toRecord(spread, w, h, 3, shape, out, { equalChannels: true });
-    assert.equal(kernels.lastPath, path, `${w}x${h} -> ${shape.size}, ${shape.kernel}`);
-    assert.deepEqual(out, reference(plane, w, h, 1, shape), `${w}x${h} -> ${shape.size}, ${shape.kernel}`);
-  }
-});
