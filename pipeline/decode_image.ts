@@ -137,7 +137,10 @@ export async function decodeImage(
   const sharp = await loadSharp();
   let decoded: { data: Uint8Array; width: number; height: number };
   try {
-    let pipeline = sharp(bytes, { failOn: "warning", animated: false }).autoOrient();
+    let pipeline = sharp(bytes, { failOn: "warning", animated: false });
+    // Rotating is libvips' job whenever the headers might ask for it; a JPEG known to be stored upright skips
+    // the step, which costs about 0.25 ms of CPU per image even when it does nothing (measured on 227×227 JPEGs).
+    if (layout?.orientation !== 1) pipeline = pipeline.autoOrient();
     pipeline = mode === "rgb"
       ? pipeline.flatten({ background: params.background }).toColourspace("srgb")
       : mode === "gray"
@@ -203,6 +206,11 @@ export interface JpegLayout {
   precision: number;
   /** Whether an ICC profile is embedded (an APP2 `ICC_PROFILE` segment). */
   iccProfile: boolean;
+  /**
+   * The EXIF orientation (1-8) of an APP1 `Exif` segment; 1 (as stored) when there is none, null when an
+   * EXIF segment could not be read (then it is left to libvips).
+   */
+  orientation: number | null;
 }
 
 /**
@@ -213,6 +221,7 @@ export function jpegLayout(bytes: Uint8Array): JpegLayout | null {
   if (bytes.length < 4 || bytes[0] !== 0xff || bytes[1] !== 0xd8) return null;
   let frame: { components: number; precision: number } | null = null;
   let iccProfile = false;
+  let orientation: number | null = 1;
   let i = 2;
   while (i + 3 < bytes.length) {
     if (bytes[i] !== 0xff) return null;
@@ -229,9 +238,34 @@ export function jpegLayout(bytes: Uint8Array): JpegLayout | null {
       frame = { precision: bytes[i + 4], components: bytes[i + 9] };
     }
     if (marker === 0xe2 && ICC_TAG.every((byte, k) => bytes[i + 4 + k] === byte)) iccProfile = true;
+    if (marker === 0xe1 && EXIF_TAG.every((byte, k) => bytes[i + 4 + k] === byte)) {
+      orientation = exifOrientation(bytes.subarray(i + 4 + EXIF_TAG.length, i + 2 + length));
+    }
     i += 2 + length;
   }
-  return frame ? { ...frame, iccProfile } : null;
+  return frame ? { ...frame, iccProfile, orientation } : null;
+}
+
+/** The identifier that starts an APP1 segment holding EXIF data. */
+const EXIF_TAG = [0x45, 0x78, 0x69, 0x66, 0, 0]; // "Exif\0\0"
+
+/** The orientation tag (0x0112) of the first IFD of a TIFF block; 1 when absent, null when unreadable. */
+function exifOrientation(tiff: Uint8Array): number | null {
+  if (tiff.length < 8) return null;
+  const little = tiff[0] === 0x49 && tiff[1] === 0x49; // "II"; "MM" is big-endian
+  if (!little && !(tiff[0] === 0x4d && tiff[1] === 0x4d)) return null;
+  const view = new DataView(tiff.buffer, tiff.byteOffset, tiff.byteLength);
+  const ifd = view.getUint32(4, little);
+  if (ifd + 2 > tiff.length) return null;
+  const entries = view.getUint16(ifd, little);
+  if (ifd + 2 + 12 * entries > tiff.length) return null;
+  for (let e = 0; e < entries; e++) {
+    const entry = ifd + 2 + 12 * e;
+    if (view.getUint16(entry, little) !== 0x0112) continue;
+    const value = view.getUint16(entry + 8, little); // a SHORT, stored in the value field
+    return value >= 1 && value <= 8 ? value : null;
+  }
+  return 1;
 }
 
 /** The identifier that starts an APP2 segment holding (part of) an ICC profile. */

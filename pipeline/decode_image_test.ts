@@ -184,13 +184,27 @@ Deno.test("decodeImage() reads a CMYK JPEG without a profile as OpenCV does, and
 
 Deno.test("jpegLayout() reads components, precision and an embedded ICC profile before the first scan", async () => {
   const colour = await sharp({ create: { width: 8, height: 8, channels: 3, background: "#808080" } }).jpeg().toBuffer();
-  assert.deepEqual(jpegLayout(colour), { components: 3, precision: 8, iccProfile: false });
+  assert.deepEqual(jpegLayout(colour), { components: 3, precision: 8, iccProfile: false, orientation: 1 });
   const tagged = await sharp(colour).withIccProfile("srgb").jpeg().toBuffer();
-  assert.deepEqual(jpegLayout(tagged), { components: 3, precision: 8, iccProfile: true });
+  assert.deepEqual(jpegLayout(tagged), { components: 3, precision: 8, iccProfile: true, orientation: 1 });
   const cmyk = await sharp(colour).toColourspace("cmyk").jpeg().toBuffer();
-  assert.deepEqual(jpegLayout(cmyk), { components: 4, precision: 8, iccProfile: false });
+  assert.deepEqual(jpegLayout(cmyk), { components: 4, precision: 8, iccProfile: false, orientation: 1 });
   assert.equal(jpegLayout(await sharp(colour).png().toBuffer()), null);
   assert.equal(jpegLayout(colour.subarray(0, 12)), null);
+});
+
+Deno.test("jpegLayout() reads the EXIF orientation, little- or big-endian, and says when it cannot", async () => {
+  const colour = await sharp({ create: { width: 8, height: 8, channels: 3, background: "#808080" } }).jpeg().toBuffer();
+  assert.equal(jpegLayout(withOrientation6(colour))?.orientation, 6);
+  for (const orientation of [1, 3, 8]) {
+    const written = await sharp(colour).withMetadata({ orientation }).jpeg().toBuffer();
+    assert.equal(jpegLayout(written)?.orientation, orientation, `orientation ${orientation} written by libvips`);
+  }
+  // An EXIF segment whose first IFD points past its end: unreadable, so libvips is asked to orient.
+  const broken = withOrientation6(colour);
+  const exif = broken.findIndex((byte, i) => byte === 0x45 && broken[i + 1] === 0x78 && broken[i + 2] === 0x69);
+  broken[exif + 6 + 4] = 0x7f;
+  assert.equal(jpegLayout(broken)?.orientation, null);
 });
 
 Deno.test("cmykToRgb() is OpenCV's icvCvt_CMYK2BGR on libjpeg's inverted samples", () => {

