@@ -30,6 +30,7 @@ export {
 } from "./tf.ts";
 export { type AdamKernel, adamKernel, type AdamKernelArgs, fourFloatRanges } from "./wasm_adam.ts";
 export { type Ceilings, measureCeilings } from "./ceilings.ts";
+export { transpose2d } from "./transpose.ts";
 export { logProducts, type ProductRecord } from "./gemm.ts";
 export {
   CHUNK_SIZE,
