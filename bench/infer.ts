@@ -6,11 +6,12 @@
  */
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { findPython, PYTORCH_ALLOCATORS } from "./python.ts";
+import { findPython, PYTORCH_ALLOCATORS, PYTORCH_NET } from "./python.ts";
+import { cpuName } from "./machine.ts";
 import { buildMlp, disposeMlp, initBackend } from "../engine/mod.ts";
 import { MODEL_PRESETS, toLayersModel } from "../train/mod.ts";
 import { saveLayersModel } from "../model/mod.ts";
-import { DEFAULT_PREPROCESS } from "../pipeline/mod.ts";
+import { DEFAULT_PREPROCESS, type PreprocessParams } from "../pipeline/mod.ts";
 import { encodeJpeg, renderTaskImage } from "../demo/mod.ts";
 import { defineCommand, runCli, seededRandom } from "../lib/mod.ts";
 import { loadClassifier } from "../infer/mod.ts";
@@ -20,18 +21,8 @@ function percentile(sorted: number[], p: number): number {
 }
 
 /** Measures one model shape; returns a report line. */
-async function benchModel(name: string, dir: string, photos: Uint8Array[]): Promise<string> {
-  const mlp = buildMlp({ inputSize: 227 * 227, ...MODEL_PRESETS[name] }, 1);
-  const model = toLayersModel(mlp);
-  await saveLayersModel(join(dir, name), model, {
-    inputSize: 227 * 227,
-    classes: ["not_dog", "dog"],
-    preprocess: DEFAULT_PREPROCESS,
-    standardize: null,
-    architecture: { model: name, ...MODEL_PRESETS[name] },
-  });
-  model.dispose();
-  disposeMlp(mlp);
+async function benchModel(dir: string, name: string, photos: Uint8Array[]): Promise<string> {
+  await saveRandomModel(join(dir, name), name, DEFAULT_PREPROCESS);
   const loadStart = performance.now();
   const classifier = await loadClassifier(join(dir, name));
   const loadMs = performance.now() - loadStart;
@@ -56,26 +47,30 @@ async function benchModel(name: string, dir: string, photos: Uint8Array[]): Prom
     } images/s`;
 }
 
-/** A PyTorch user's script: the same part3 net, load_state_dict, OpenCV read + gray + resize, batches of 32. */
-const PYTORCH_CLASSIFY = `
+/**
+ * A PyTorch user's script: the same net (make_net: part3, or the residual MLP), load_state_dict, OpenCV read +
+ * gray or RGB + resize (INTER_LINEAR at 227, INTER_AREA at 64 colour), /255, batches of 32. argv: weights,
+ * folder or image, model, size, "gray" or "colour".
+ */
+const PYTORCH_CLASSIFY = `${PYTORCH_NET}
 import sys, glob, os
-import torch, torch.nn as nn, cv2, numpy as np
+import torch, cv2, numpy as np
 torch.set_num_threads(int(os.environ.get("THREADS", "2")))
-def net():
-    layers, sizes = [], [51529, 1024, 2048, 2048, 1024]
-    for a, b in zip(sizes, sizes[1:]): layers += [nn.Linear(a, b, bias=False), nn.BatchNorm1d(b), nn.ReLU()]
-    return nn.Sequential(*layers, nn.Linear(1024, 1), nn.Sigmoid())
+model, size, colour = sys.argv[3], int(sys.argv[4]), sys.argv[5] == "colour"
 if sys.argv[1] == "save":
-    torch.manual_seed(0); torch.save(net().state_dict(), sys.argv[2])
+    torch.manual_seed(0); torch.save(make_net(model, size * size * (3 if colour else 1)).state_dict(), sys.argv[2])
     # Which BLAS torch loaded (Debian's torch takes whatever libblas.so.3 points at: OpenBLAS, or the slow reference).
     print(next((line.split()[-1] for line in open("/proc/self/maps") if "blas" in line), "unknown"))
     sys.exit()
-m = net(); m.load_state_dict(torch.load(sys.argv[1])); m.eval()
+m = make_net(model, size * size * (3 if colour else 1)); m.load_state_dict(torch.load(sys.argv[1])); m.eval()
 files = sorted(glob.glob(os.path.join(sys.argv[2], "*.jpg"))) if os.path.isdir(sys.argv[2]) else [sys.argv[2]]
+def record(f):
+    im = cv2.cvtColor(cv2.imread(f), cv2.COLOR_BGR2RGB if colour else cv2.COLOR_BGR2GRAY)
+    kernel = cv2.INTER_AREA if colour else cv2.INTER_LINEAR
+    return cv2.resize(im, (size, size), interpolation=kernel).astype(np.float32).reshape(-1) / 255
 for i in range(0, len(files), 32):
-    x = np.stack([cv2.resize(cv2.cvtColor(cv2.imread(f), cv2.COLOR_BGR2GRAY), (227, 227),
-                             interpolation=cv2.INTER_LINEAR).astype(np.float32).reshape(-1) / 255 for f in files[i:i + 32]])
-    with torch.no_grad(): p = m(torch.from_numpy(x))[:, 0].numpy()
+    x = np.stack([record(f) for f in files[i:i + 32]])
+    with torch.no_grad(): p = torch.sigmoid(m(torch.from_numpy(x)))[:, 0].numpy()
     for f, q in zip(files[i:i + 32], p): print(f, "dog" if q > 0.5 else "not_dog", q)
 `;
 
@@ -86,11 +81,11 @@ async function outputOf(command: string, args: string[]): Promise<string> {
   return new TextDecoder().decode(stdout).trim();
 }
 
-/** Seconds of a whole command that must print one line per image (`images` of them). */
+/** Seconds of a whole command that must print `lines` lines (one per image; null: any). */
 async function timeCommand(
   command: string,
   args: string[],
-  images: number,
+  lines: number | null,
   env: Record<string, string> = {},
 ): Promise<number> {
   const started = performance.now();
@@ -98,28 +93,48 @@ async function timeCommand(
     .output();
   const seconds = (performance.now() - started) / 1000;
   if (code !== 0) throw new Error(`${command} failed: ${new TextDecoder().decode(stderr).slice(-400)}`);
-  const lines = new TextDecoder().decode(stdout).trim().split("\n").length;
-  if (lines !== images) throw new Error(`${command} ${args.at(-1)}: ${lines} answers for ${images} images`);
+  const printed = new TextDecoder().decode(stdout).trim().split("\n").length;
+  if (lines !== null && printed !== lines) throw new Error(`${command} ${args.at(-1)}: ${printed} lines for ${lines}`);
   return seconds;
 }
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 
+/** The nets the whole commands run: part3 on the course's input, the residual MLP on the modern recipe's. */
+const COMMAND_MODELS = [
+  { name: "part3", preprocess: DEFAULT_PREPROCESS, colour: false },
+  {
+    name: "resmlp",
+    preprocess: { ...DEFAULT_PREPROCESS, size: 64, channels: 3 as const, resizeKernel: "opencv-area" as const },
+    colour: true,
+  },
+];
+
+/** Saves a model of preset `name` with random weights, for `preprocess`'s records. */
+async function saveRandomModel(dir: string, name: string, preprocess: PreprocessParams): Promise<void> {
+  const inputSize = preprocess.size * preprocess.size * (preprocess.channels ?? 1);
+  const mlp = buildMlp({ inputSize, ...MODEL_PRESETS[name] }, 1);
+  const model = toLayersModel(mlp);
+  await saveLayersModel(dir, model, {
+    inputSize,
+    classes: ["not_dog", "dog"],
+    preprocess,
+    standardize: null,
+    architecture: { model: name, ...MODEL_PRESETS[name] },
+  });
+  model.dispose();
+  disposeMlp(mlp);
+}
+
 /**
- * Whole commands side by side, run alternately three times: \`deno task classify\` with a part3 model on one photo and on
- * a folder of 320, against the PyTorch + OpenCV script on the same photos (2 threads; glibc keeping freed memory, as
- * PyTorch users on CPU run it, and by default): generated photos, and the first 320 training photos of
- * dogs-vs-cats-4k when `../shared/data` has them. Skipped, and said so, where no python3 has torch and cv2.
+ * Whole commands side by side, run alternately three times: \`deno task classify\` on one photo and on a folder
+ * of 320, against sharp's decode alone of the same files (the ceiling of any sharp-based command; the ratio
+ * does not depend on the CPU) and the PyTorch + OpenCV script (2 threads, fully tuned and as installed), for
+ * part3 (227×227 gray) and the residual MLP (64×64 colour, INTER_AREA): generated photos, and the first 320
+ * training photos of dogs-vs-cats-4k when `../shared/data` has them. PyTorch is skipped, and said so, where no
+ * python3 has torch and cv2.
  */
 async function benchCommands(dir: string, photos: Uint8Array[], shared: string): Promise<void> {
-  const python = await findPython("torch, cv2");
-  if (!python) {
-    console.log(
-      "  whole commands: no python3 here has torch and cv2 (apt-get install python3-torch python3-opencv" +
-        " libopenblas0-pthread): PyTorch not measured",
-    );
-    return;
-  }
   const folder = join(dir, "photos");
   await Deno.mkdir(folder);
   for (let i = 0; i < 320; i++) await Deno.writeFile(join(folder, `${String(i).padStart(3, "0")}.jpg`), photos[i % 8]);
@@ -130,7 +145,7 @@ async function benchCommands(dir: string, photos: Uint8Array[], shared: string):
   const dogs = join(shared, "data", "dogs-vs-cats-4k");
   const real = await Deno.readTextFile(join(dogs, "train.csv")).catch(() => null);
   if (real) {
-    // Links to the first 320 training photos, in one folder both commands read.
+    // Links to the first 320 training photos, in one folder every command reads.
     const realFolder = join(dir, "dogs-vs-cats");
     await Deno.mkdir(realFolder);
     const paths = real.trim().split("\n").slice(1, 321).map((line) => line.split(",")[0]);
@@ -139,43 +154,60 @@ async function benchCommands(dir: string, photos: Uint8Array[], shared: string):
     }
     jobs.push(["one dogs-vs-cats photo", join(realFolder, "000.jpg"), 1], ["320 dogs-vs-cats photos", realFolder, 320]);
   }
-  const weights = join(dir, "part3.pt");
-  const blas = await outputOf(python, ["-c", PYTORCH_CLASSIFY, "save", weights]);
-  console.log(`  whole commands: PyTorch ${python}, 2 threads, BLAS ${blas}`);
+  const python = await findPython("torch, cv2");
+  console.log(
+    python
+      ? `  whole commands on ${await cpuName()}: PyTorch ${python}, 2 threads, ` +
+        `BLAS ${await outputOf(python, ["-c", PYTORCH_CLASSIFY, "save", join(dir, "probe.pt"), "part1", "8", "gray"])}`
+      : "  whole commands: no python3 here has torch and cv2 (apt-get install python3-torch python3-opencv" +
+        " libopenblas0-pthread): PyTorch not measured",
+  );
+  const [tuned, , installed] = PYTORCH_ALLOCATORS;
+  if (python) console.log(`  PyTorch runs ${tuned.name}, then as installed`);
   const cli = fileURLToPath(new URL("../infer/cli.ts", import.meta.url));
-  const ours = (target: string, images: number) =>
-    timeCommand(Deno.execPath(), [
-      "run",
-      "--allow-read",
-      "--allow-ffi",
-      "--allow-env",
-      "--allow-sys=cpus",
-      cli,
-      "--model",
-      join(dir, "part3"),
-      target,
-    ], images);
-  const [kept, installed] = PYTORCH_ALLOCATORS;
-  console.log(`  PyTorch runs with ${kept.name}, then with ${installed.name}`);
-  const torch = (target: string, images: number, env: Record<string, string>) =>
-    timeCommand(python, ["-c", PYTORCH_CLASSIFY, weights, target], images, {
-      THREADS: "2",
-      OPENBLAS_NUM_THREADS: "2",
-      ...env,
-    });
-  for (const [name, target, images] of jobs) {
-    const times: number[][] = [[], [], []];
-    for (let run = 0; run < 3; run++) {
-      times[0].push(await ours(target, images));
-      times[1].push(await torch(target, images, kept.env));
-      times[2].push(await torch(target, images, installed.env));
+  const decodeOnly = fileURLToPath(new URL("./decode_only.ts", import.meta.url));
+  const permissions = ["--allow-read", "--allow-ffi", "--allow-env", "--allow-sys=cpus"];
+  for (const net of COMMAND_MODELS) {
+    const modelDir = join(dir, net.name);
+    await saveRandomModel(modelDir, net.name, net.preprocess);
+    const weights = join(dir, `${net.name}.pt`);
+    const pyArgs = [net.name, String(net.preprocess.size), net.colour ? "colour" : "gray"];
+    if (python) await outputOf(python, ["-c", PYTORCH_CLASSIFY, "save", weights, ...pyArgs]);
+    for (const [name, target, images] of jobs) {
+      const folderJob = images > 1;
+      const times: number[][] = [[], [], [], []];
+      for (let run = 0; run < 3; run++) {
+        times[0].push(
+          await timeCommand(Deno.execPath(), ["run", ...permissions, cli, "--model", modelDir, target], images),
+        );
+        if (folderJob) {
+          times[1].push(await timeCommand(Deno.execPath(), ["run", ...permissions, decodeOnly, "--folder", target], 1));
+        }
+        if (!python) continue;
+        const torch = (env: Record<string, string>) =>
+          timeCommand(python, ["-c", PYTORCH_CLASSIFY, weights, target, ...pyArgs], images, {
+            THREADS: "2",
+            OPENBLAS_NUM_THREADS: "2",
+            ...env,
+          });
+        times[2].push(await torch(tuned.env));
+        times[3].push(await torch(installed.env));
+      }
+      const [ours, decode, torchTuned, torchInstalled] = times.map((t) => (t.length ? median(t) : NaN));
+      const parts = [`whole command, ${net.name}, ${name}: deno task classify ${ours.toFixed(2)} s`];
+      if (folderJob) {
+        parts.push(`sharp's decode alone ${decode.toFixed(2)} s: ${(100 * decode / ours).toFixed(0)}% of its speed`);
+      }
+      if (python) {
+        parts.push(
+          `PyTorch + OpenCV ${torchTuned.toFixed(2)} s fully tuned, ${
+            torchInstalled.toFixed(2)
+          } s as installed: ratio ` +
+            `${(torchTuned / ours).toFixed(2)}, ${(torchInstalled / ours).toFixed(2)}`,
+        );
+      }
+      console.log(`  ${parts.join(" | ")} (median of 3)`);
     }
-    const [a, b, c] = times.map(median);
-    console.log(
-      `  whole command, part3, ${name}: deno task classify ${a.toFixed(2)} s | PyTorch + OpenCV ${b.toFixed(2)} s ` +
-        `(freed memory kept), ${c.toFixed(2)} s (default glibc) | ratio ${(b / a).toFixed(2)}, ${(c / a).toFixed(2)}` +
-        " (median of 3)",
-    );
   }
 }
 
@@ -194,7 +226,7 @@ async function benchInference(): Promise<void> {
     Array.from({ length: 8 }, (_, i) => encodeJpeg(renderTaskImage((i % 2) as 0 | 1, 500, 375, random), 500, 375)),
   );
   console.log("inference bench (classify() through infer/mod.ts, decoding included):");
-  for (const name of ["part1", "part3"]) console.log(await benchModel(name, dir, photos));
+  for (const name of ["part1", "part3"]) console.log(await benchModel(join(dir, "latency"), name, photos));
   await benchCommands(dir, photos, fileURLToPath(new URL("../../shared", import.meta.url)));
   await Deno.remove(dir, { recursive: true });
 }

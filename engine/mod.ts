@@ -59,6 +59,7 @@ export {
   type LayerNormParameters,
   LN_EPSILON,
   type ResidualBlock,
+  residualDenseLayers,
   type ResidualNet,
   type ResidualShape,
 } from "./residual_mlp.ts";

@@ -6,7 +6,20 @@
  * pass runs about four times as fast. Same weights, same answers to float rounding (tested).
  * @module
  */
-import { BN_EPSILON, chunkRanges, type DenseLayer, type Mlp, tensorMemory, tf, transpose2d } from "../engine/mod.ts";
+import {
+  BN_EPSILON,
+  chunkRanges,
+  type DenseLayer,
+  type LayerNormParameters,
+  LN_EPSILON,
+  type Mlp,
+  residualDenseLayers,
+  type ResidualNet,
+  type ResidualShape,
+  tensorMemory,
+  tf,
+  transpose2d,
+} from "../engine/mod.ts";
 import type { ModelFiles } from "../model/mod.ts";
 
 /** One layer of the saved Sequential topology, as much of it as is read here. */
@@ -21,37 +34,15 @@ interface LayerConfig {
  */
 export function netFromModelFiles(files: ModelFiles): Mlp | null {
   const shape = readShape(files);
-  if (!shape) return null;
+  if (!shape) return residualNetFromModelFiles(files);
   const { inputSize, hidden, batchNorm } = shape;
-  const values = new Map<string, Float32Array>();
-  let offset = files.weightData.byteOffset;
-  for (const spec of files.weightSpecs) {
-    const count = spec.shape.reduce((a, b) => a * b, 1);
-    // Views where the bytes are 4-byte aligned (they are, read whole into a fresh buffer), copies otherwise.
-    const buffer = files.weightData.buffer as ArrayBuffer;
-    values.set(
-      spec.name,
-      offset % 4 === 0
-        ? new Float32Array(buffer, offset, count)
-        : new Float32Array(buffer.slice(offset, offset + count * 4)),
-    );
-    offset += count * 4;
-  }
+  const values = weightValues(files);
   const sizes = [inputSize, ...hidden, 1];
   const get = (name: string) => {
     const v = values.get(name);
     if (!v) throw new Error(`model.json names no weight ${name}`);
     return v;
   };
-  // Rows [a, b) of a kernel [in, out] become the chunk [out, b - a]: transposed on the kernel pool's threads
-  // (part3's 61 M weights: ~0.5 s as a JavaScript loop).
-  const chunksOf = (kernel: Float32Array, fanIn: number, fanOut: number) =>
-    chunkRanges(fanIn).map(([a, b]) => {
-      const rows = tf.tensor2d(kernel.subarray(a * fanOut, b * fanOut), [b - a, fanOut]);
-      const chunk = transpose2d(rows);
-      rows.dispose();
-      return chunk;
-    });
   // All tensors first, then their values: the heap can move while tensors are being allocated.
   const layers: DenseLayer[] = sizes.slice(0, -1).map((fanIn, l) => {
     const fanOut = sizes[l + 1];
@@ -59,7 +50,7 @@ export function netFromModelFiles(files: ModelFiles): Mlp | null {
     const layer: DenseLayer = {
       inputSize: fanIn,
       outputSize: fanOut,
-      weights: chunksOf(get(`dense_${l + 1}/kernel`), fanIn, fanOut),
+      weights: kernelChunks(get(`dense_${l + 1}/kernel`), fanIn, fanOut),
     };
     if (batchNorm && !output) {
       layer.gamma = tf.zeros([fanOut, 1]);
@@ -84,6 +75,101 @@ export function netFromModelFiles(files: ModelFiles): Mlp | null {
     }
   }
   return { spec: { inputSize, hidden, batchNorm, dropout: 0 }, layers };
+}
+
+/** Each saved weight by name, as a view of the weight file's bytes (a copy where they are not 4-byte aligned). */
+function weightValues(files: ModelFiles): Map<string, Float32Array> {
+  const values = new Map<string, Float32Array>();
+  let offset = files.weightData.byteOffset;
+  const buffer = files.weightData.buffer as ArrayBuffer;
+  for (const spec of files.weightSpecs) {
+    const count = spec.shape.reduce((a, b) => a * b, 1);
+    values.set(
+      spec.name,
+      offset % 4 === 0
+        ? new Float32Array(buffer, offset, count)
+        : new Float32Array(buffer.slice(offset, offset + count * 4)),
+    );
+    offset += count * 4;
+  }
+  return values;
+}
+
+/**
+ * A Keras kernel [in, out] as the engine keeps a weight: column chunks [out, b - a], each transposed from rows
+ * [a, b) on the kernel pool's threads (part3's 61 M weights took ~0.5 s as a JavaScript loop).
+ */
+function kernelChunks(kernel: Float32Array, fanIn: number, fanOut: number): tf.Tensor2D[] {
+  return chunkRanges(fanIn).map(([a, b]) => {
+    const rows = tf.tensor2d(kernel.subarray(a * fanOut, b * fanOut), [b - a, fanOut]);
+    const chunk = transpose2d(rows);
+    rows.dispose();
+    return chunk;
+  });
+}
+
+/**
+ * The engine's residual MLP holding the saved weights, when the model is the functional resmlp the project
+ * writes (train/layers_model.ts: dense_in, block_k_norm/up/down/add, final_norm, dense_out, with the shape its
+ * metadata names); null otherwise.
+ */
+function residualNetFromModelFiles(files: ModelFiles): Mlp | null {
+  const architecture = files.metadata.architecture as { model?: string; residual?: ResidualShape } | undefined;
+  const shape = architecture?.model === "resmlp" ? architecture.residual : undefined;
+  if (!shape) return null;
+  const { width, depth, expansion } = shape;
+  const inputSize = files.metadata.inputSize;
+  const expected: [string, number[]][] = [["dense_in/kernel", [inputSize, width]], ["dense_in/bias", [width]]];
+  for (let k = 1; k <= depth; k++) {
+    expected.push(
+      [`block_${k}_norm/gamma`, [width]],
+      [`block_${k}_norm/beta`, [width]],
+      [`block_${k}_up/kernel`, [width, width * expansion]],
+      [`block_${k}_up/bias`, [width * expansion]],
+      [`block_${k}_down/kernel`, [width * expansion, width]],
+      [`block_${k}_down/bias`, [width]],
+    );
+  }
+  expected.push(["final_norm/gamma", [width]], ["final_norm/beta", [width]]);
+  expected.push(["dense_out/kernel", [width, 1]], ["dense_out/bias", [1]]);
+  const specs = new Map(files.weightSpecs.map((spec) => [spec.name, spec.shape.join(",")]));
+  const topology = files.json.modelTopology as { config?: { layers?: LayerConfig[] } };
+  const epsilons = (topology?.config?.layers ?? []).filter((layer) => layer.class_name === "LayerNormalization")
+    .map((layer) => layer.config.epsilon);
+  if (
+    specs.size !== expected.length || expected.some(([name, dims]) => specs.get(name) !== dims.join(",")) ||
+    epsilons.length !== depth + 1 || epsilons.some((epsilon) => epsilon !== LN_EPSILON)
+  ) {
+    return null;
+  }
+  const values = weightValues(files);
+  const column = (name: string) => tf.tensor2d(values.get(name)!, [values.get(name)!.length, 1]);
+  const dense = (name: string, fanIn: number, fanOut: number): DenseLayer => ({
+    inputSize: fanIn,
+    outputSize: fanOut,
+    weights: kernelChunks(values.get(`${name}/kernel`)!, fanIn, fanOut),
+    bias: column(`${name}/bias`),
+  });
+  const norm = (name: string): LayerNormParameters => ({
+    gamma: column(`${name}/gamma`),
+    beta: column(`${name}/beta`),
+  });
+  const net: ResidualNet = {
+    shape,
+    input: dense("dense_in", inputSize, width),
+    blocks: Array.from({ length: depth }, (_, k) => ({
+      norm: norm(`block_${k + 1}_norm`),
+      up: dense(`block_${k + 1}_up`, width, width * expansion),
+      down: dense(`block_${k + 1}_down`, width * expansion, width),
+    })),
+    finalNorm: norm("final_norm"),
+    output: dense("dense_out", width, 1),
+  };
+  return {
+    spec: { inputSize, hidden: [], batchNorm: false, dropout: 0, residual: shape },
+    layers: residualDenseLayers(net),
+    residual: net,
+  };
 }
 
 /** The net's shape, when the topology is the chain the project writes; null otherwise. */

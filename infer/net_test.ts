@@ -7,6 +7,7 @@ import {
   initBackend,
   type Mlp,
   predictProbabilities,
+  tensorMemory,
   tf,
   trainStep,
 } from "../engine/mod.ts";
@@ -100,5 +101,50 @@ Deno.test("netFromModelFiles() leaves any other topology to tfjs-layers, and cla
   assert.ok(Math.abs((await classifier.classify(record)).probability - expected) < 1e-6);
   classifier.dispose();
   model.dispose();
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("netFromModelFiles() puts the residual MLP on the engine, answering as tfjs-layers and the original", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "net_test" });
+  const residual = { width: 24, depth: 2, expansion: 3 };
+  const original = buildMlp({ inputSize: INPUTS, hidden: [], batchNorm: false, dropout: 0, residual }, 5);
+  const random = seededRandom(6);
+  // LayerNorm's scales and shifts and every bias away from their initial 1s and 0s, so each is seen to load.
+  const net0 = original.residual!;
+  const tensors = [net0.finalNorm.gamma, net0.finalNorm.beta, net0.input.bias!, net0.output.bias!];
+  for (const block of net0.blocks) tensors.push(block.norm.gamma, block.norm.beta, block.up.bias!, block.down.bias!);
+  for (const t of tensors) tensorMemory(t).set(Float32Array.from({ length: t.size }, () => random() - 0.5));
+  const layers = toLayersModel(original);
+  await saveLayersModel(dir, layers, {
+    inputSize: INPUTS,
+    classes: ["not_dog", "dog"],
+    preprocess: { ...DEFAULT_PREPROCESS, size: 72 },
+    standardize: null,
+    architecture: { model: "resmlp", hidden: [], batchNorm: false, dropout: 0, residual },
+  });
+  layers.dispose();
+  const net = netFromModelFiles(await readModelFiles(dir));
+  assert.ok(net?.residual, "the project's residual MLP goes on the engine");
+  const records = Array.from({ length: 12 }, () => Float32Array.from({ length: INPUTS }, () => random()));
+  const chunks = chunkRanges(INPUTS).map(([a, b]) =>
+    tf.tensor2d(Float32Array.from(records.flatMap((r) => Array.from(r.subarray(a, b)))), [12, b - a])
+  );
+  const [viaNet, viaOriginal] = [net, original].map((m) => predictProbabilities(m, chunks).dataSync());
+  const { model } = await loadLayersModel(dir);
+  const batch = Float32Array.from(records.flatMap((r) => Array.from(r)));
+  const viaLayers = tf.tidy(() => (model.predict(tf.tensor2d(batch, [12, INPUTS])) as tf.Tensor).dataSync());
+  for (let i = 0; i < 12; i++) {
+    assert.equal(viaNet[i], viaOriginal[i], "the same weights in the same engine");
+    assert.ok(Math.abs(viaNet[i] - viaLayers[i]) < 1e-5, `record ${i}: ${viaNet[i]} vs ${viaLayers[i]}`);
+  }
+  model.dispose();
+  chunks.forEach((c) => c.dispose());
+  disposeMlp(net);
+  disposeMlp(original);
+  // The same files with the metadata naming another shape are left to tfjs-layers.
+  const json = JSON.parse(await Deno.readTextFile(join(dir, "model.json")));
+  json.userDefinedMetadata.dognet.architecture.residual.expansion = 4;
+  await Deno.writeTextFile(join(dir, "model.json"), JSON.stringify(json));
+  assert.equal(netFromModelFiles(await readModelFiles(dir)), null);
   await Deno.remove(dir, { recursive: true });
 });
