@@ -7,7 +7,14 @@
  */
 import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { channelsOf, decodeImage, DEFAULT_CONCURRENCY, ImageDecodeError, mirrored } from "../pipeline/mod.ts";
+import {
+  channelsOf,
+  decodeImage,
+  DEFAULT_CONCURRENCY,
+  ImageDecodeError,
+  mirrored,
+  prepareDecoding,
+} from "../pipeline/mod.ts";
 import { mapInOrder } from "../lib/mod.ts";
 import {
   applyStandardization,
@@ -83,8 +90,11 @@ export interface Classifier {
 
 /** Loads a model directory once; the returned classifier reuses it for every call. */
 export async function loadClassifier(modelDir: string): Promise<Classifier> {
-  await initBackend(currentBackend());
-  const files = await readModelFiles(modelDir);
+  // The decoder and the record kernels load while the model does; a failure (no FFI permission: the caller
+  // classifies records only) is raised where an image is first decoded, not here.
+  prepareDecoding().catch(() => {});
+  // The model's files are read (on I/O threads) while the backend compiles its kernels.
+  const [files] = await Promise.all([readModelFiles(modelDir), initBackend(currentBackend())]);
   const { metadata } = files;
   const inputSize = metadata.inputSize;
   const standardization = files.stats && metadata.standardize

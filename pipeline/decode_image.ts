@@ -77,6 +77,11 @@ export function recordLength(params: Pick<PreprocessParams, "size" | "channels">
 export const GRAYSCALE_FORMULA =
   "Y = (9798 R + 19235 G + 3735 B + 16384) >> 15 on 8-bit gamma-encoded sRGB (BT.601 luma 0.299/0.587/0.114, OpenCV 4 COLOR_BGR2GRAY fixed point)";
 
+/** Loads sharp and compiles the record kernels (both happen on first decode otherwise), e.g. while a model loads. */
+export async function prepareDecoding(): Promise<void> {
+  await Promise.all([loadSharp(), resizeKernels()]);
+}
+
 /** Raised when an image cannot be decoded; `reason` says why in a few words, the message names the image too. */
 export class ImageDecodeError extends Error {
   /** Creates the error for the image at `source`. */

@@ -27,6 +27,7 @@ export {
   type ImageInput,
   isGrayJpeg,
   type PixelScale,
+  prepareDecoding,
   type PreprocessParams,
   recordLength,
   RESIZE_KERNELS,
