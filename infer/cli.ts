@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { createProgress, defineCommand, runCli, UsageError } from "../lib/mod.ts";
 import { initBackend, stopBackendThreads } from "../engine/mod.ts";
 import { DEFAULT_MODEL_DIR, loadClassifier } from "./mod.ts";
+import { prepareDecoding } from "../pipeline/mod.ts";
 
 const CLASSIFY_COMMAND = defineCommand({
   usage: "deno task classify [--model MODEL_DIR] [--json] IMAGE_OR_FOLDER...",
@@ -43,6 +44,8 @@ await runCli(CLASSIFY_COMMAND, async (flags) => {
   const files = await expandFolders(flags.positionals);
   const json = flags.boolean("json");
   const threads = flags.integer("threads") ?? (files.length > BATCH ? navigator.hardwareConcurrency : 1);
+  // sharp and the record kernels load while the backend compiles its own.
+  prepareDecoding().catch(() => {});
   await initBackend("wasm", { threads });
   const classifier = await loadClassifier(flags.string("model") ?? Deno.env.get("DOG_MODEL") ?? DEFAULT_MODEL_DIR);
   let failures = 0, index = 0;
