@@ -225,7 +225,7 @@ export async function benchPreprocess(options: { images: number; repeats: number
 const PREPROCESS_BENCH = defineCommand({
   usage: "deno run -A bench/preprocess.ts [options]   (part of deno task bench)",
   flags: {
-    images: { type: "string", value: "N", help: "images per set (default 600)" },
+    images: { type: "string", value: "N", help: "images per set (default 1000)" },
     repeats: { type: "string", value: "N", help: "runs per measurement, the best kept (default 3)" },
   },
 });
@@ -233,7 +233,7 @@ const PREPROCESS_BENCH = defineCommand({
 if (import.meta.main) {
   await runCli(PREPROCESS_BENCH, async (flags) => {
     await benchPreprocess({
-      images: flags.integer("images") ?? 600,
+      images: flags.integer("images") ?? 1000,
       repeats: flags.integer("repeats") ?? 3,
       shared: fileURLToPath(new URL("../../shared", import.meta.url)),
     });
