@@ -38,6 +38,29 @@ function trainedNet(batchNorm: boolean): Mlp {
   return mlp;
 }
 
+/**
+ * Asserts that the engine's net loaded from `dir` answers 12 random records exactly as `original` does and as
+ * tfjs-layers' own model from the same files does to 1e-5; returns the records and tfjs-layers' answers.
+ */
+async function assertSameAnswers(dir: string, net: Mlp, original: Mlp, seed: number) {
+  const random = seededRandom(seed);
+  const records = Array.from({ length: 12 }, () => Float32Array.from({ length: INPUTS }, () => random()));
+  const chunks = chunkRanges(INPUTS).map(([a, b]) =>
+    tf.tensor2d(Float32Array.from(records.flatMap((r) => Array.from(r.subarray(a, b)))), [12, b - a])
+  );
+  const [viaNet, viaOriginal] = [net, original].map((m) => predictProbabilities(m, chunks).dataSync());
+  const { model } = await loadLayersModel(dir);
+  const batch = Float32Array.from(records.flatMap((r) => Array.from(r)));
+  const viaLayers = tf.tidy(() => (model.predict(tf.tensor2d(batch, [12, INPUTS])) as tf.Tensor).dataSync());
+  for (let i = 0; i < 12; i++) {
+    assert.equal(viaNet[i], viaOriginal[i], "the same weights in the same engine");
+    assert.ok(Math.abs(viaNet[i] - viaLayers[i]) < 1e-5, `record ${i}: ${viaNet[i]} vs ${viaLayers[i]}`);
+  }
+  model.dispose();
+  chunks.forEach((c) => c.dispose());
+  return { records, viaLayers };
+}
+
 for (const batchNorm of [false, true]) {
   Deno.test(`netFromModelFiles() answers as tfjs-layers and the original net do (BatchNorm ${batchNorm})`, async () => {
     const dir = await Deno.makeTempDir({ prefix: "net_test" });
@@ -51,28 +74,14 @@ for (const batchNorm of [false, true]) {
       architecture: { model: "custom", hidden: original.spec.hidden, batchNorm, dropout: 0 },
     });
     layers.dispose();
-    const random = seededRandom(9);
-    const records = Array.from({ length: 12 }, () => Float32Array.from({ length: INPUTS }, () => random()));
     const net = netFromModelFiles(await readModelFiles(dir))!;
     assert.ok(net, "the project's own chain goes on the engine");
-    const chunks = chunkRanges(INPUTS).map(([a, b]) =>
-      tf.tensor2d(Float32Array.from(records.flatMap((r) => Array.from(r.subarray(a, b)))), [12, b - a])
-    );
-    const [viaNet, viaOriginal] = [net, original].map((m) => predictProbabilities(m, chunks).dataSync());
-    const { model } = await loadLayersModel(dir);
-    const batch = Float32Array.from(records.flatMap((r) => Array.from(r)));
-    const viaLayers = tf.tidy(() => (model.predict(tf.tensor2d(batch, [12, INPUTS])) as tf.Tensor).dataSync());
-    for (let i = 0; i < 12; i++) {
-      assert.equal(viaNet[i], viaOriginal[i], "the same weights in the same engine");
-      assert.ok(Math.abs(viaNet[i] - viaLayers[i]) < 1e-5, `record ${i}: ${viaNet[i]} vs ${viaLayers[i]}`);
-    }
+    const { records, viaLayers } = await assertSameAnswers(dir, net, original, 9);
     // And classify() (which now runs on it) gives tfjs-layers' answers to 1e-5.
     const classifier = await loadClassifier(dir);
     const answers = await classifier.classifyBatch(records);
     answers.forEach((a, i) => assert.ok(Math.abs((a as { probability: number }).probability - viaLayers[i]) < 1e-5));
     classifier.dispose();
-    model.dispose();
-    chunks.forEach((c) => c.dispose());
     disposeMlp(net);
     disposeMlp(original);
     await Deno.remove(dir, { recursive: true });
@@ -125,20 +134,7 @@ Deno.test("netFromModelFiles() puts the residual MLP on the engine, answering as
   layers.dispose();
   const net = netFromModelFiles(await readModelFiles(dir));
   assert.ok(net?.residual, "the project's residual MLP goes on the engine");
-  const records = Array.from({ length: 12 }, () => Float32Array.from({ length: INPUTS }, () => random()));
-  const chunks = chunkRanges(INPUTS).map(([a, b]) =>
-    tf.tensor2d(Float32Array.from(records.flatMap((r) => Array.from(r.subarray(a, b)))), [12, b - a])
-  );
-  const [viaNet, viaOriginal] = [net, original].map((m) => predictProbabilities(m, chunks).dataSync());
-  const { model } = await loadLayersModel(dir);
-  const batch = Float32Array.from(records.flatMap((r) => Array.from(r)));
-  const viaLayers = tf.tidy(() => (model.predict(tf.tensor2d(batch, [12, INPUTS])) as tf.Tensor).dataSync());
-  for (let i = 0; i < 12; i++) {
-    assert.equal(viaNet[i], viaOriginal[i], "the same weights in the same engine");
-    assert.ok(Math.abs(viaNet[i] - viaLayers[i]) < 1e-5, `record ${i}: ${viaNet[i]} vs ${viaLayers[i]}`);
-  }
-  model.dispose();
-  chunks.forEach((c) => c.dispose());
+  await assertSameAnswers(dir, net, original, 7);
   disposeMlp(net);
   disposeMlp(original);
   // The same files with the metadata naming another shape are left to tfjs-layers.

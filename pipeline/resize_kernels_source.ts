@@ -155,6 +155,16 @@ function luma(pointer: string): string {
   } (i32.const 16384))) (i32.const 15))`;
 }
 
+/** WAT: unless local `held` says buffer `into` already holds source row `row`'s horizontal pass, compute it there. */
+function horizontalPassUnlessHeld(row: string, held: string, into: string): string {
+  return `(if (i32.ne (local.get ${row}) (local.get ${held}))
+        (then
+          (call $horizontal (i32.add (local.get $pixels) (i32.mul (local.get ${row}) (local.get $rowBytes)))
+            (local.get $stride) (local.get $luma) (local.get $xOffset) (local.get $xNext) (local.get $xW0) (local.get $xW1)
+            (local.get $size) (local.get ${into}))
+          (local.set ${held} (local.get ${row}))))`;
+}
+
 /** INTER_LINEAR to gray: `linearGray` and its passes. */
 const LINEAR_GRAY = `
   ;; horizontal(row, stride, luma, xOffset, xNext, xW0, xW1, size, into): into[x] = s(offset[x]) · w0[x] +
@@ -215,18 +225,8 @@ const LINEAR_GRAY = `
           (local.set $swap (local.get $below)) (local.set $below (local.get $above)) (local.set $above (local.get $swap))
           (local.set $swap (local.get $belowY)) (local.set $belowY (local.get $aboveY))
           (local.set $aboveY (local.get $swap))))
-      (if (i32.ne (local.get $y0) (local.get $belowY))
-        (then
-          (call $horizontal (i32.add (local.get $pixels) (i32.mul (local.get $y0) (local.get $rowBytes)))
-            (local.get $stride) (local.get $luma) (local.get $xOffset) (local.get $xNext) (local.get $xW0) (local.get $xW1)
-            (local.get $size) (local.get $below))
-          (local.set $belowY (local.get $y0))))
-      (if (i32.ne (local.get $y1) (local.get $aboveY))
-        (then
-          (call $horizontal (i32.add (local.get $pixels) (i32.mul (local.get $y1) (local.get $rowBytes)))
-            (local.get $stride) (local.get $luma) (local.get $xOffset) (local.get $xNext) (local.get $xW0) (local.get $xW1)
-            (local.get $size) (local.get $above))
-          (local.set $aboveY (local.get $y1))))
+      ${horizontalPassUnlessHeld("$y0", "$belowY", "$below")}
+      ${horizontalPassUnlessHeld("$y1", "$aboveY", "$above")}
       (local.set $b0 (i32x4.splat (i32.load (i32.add (local.get $yW0) (i32.shl (local.get $y) (i32.const 2))))))
       (local.set $b1 (i32x4.splat (i32.load (i32.add (local.get $yW1) (i32.shl (local.get $y) (i32.const 2))))))
       (local.set $to (i32.add (local.get $out) (i32.shl (i32.mul (local.get $y) (local.get $size)) (i32.const 2))))
