@@ -8,7 +8,8 @@
  * point for INTER_LINEAR, float32 for INTER_AREA), so the values match OpenCV to the level (see
  * opencv_resize_test.ts). A colour record is interleaved R, G, B per pixel, row by row (HWC).
  *
- * Self-contained (no imports): the page bundles it for the browser.
+ * Self-contained (no imports): the page bundles it for the browser. The pipeline runs the common cases as
+ * WebAssembly SIMD (resize_kernels.ts) with the tables built here and the same arithmetic.
  * @module
  */
 
@@ -347,7 +348,7 @@ function areaAxis(from: number, to: number, scale: number): AreaAxis {
 /**
  * The two axes' terms when cv::resize INTER_AREA shrinks width×height to size×size by factors that are not
  * both whole numbers (the general float-sum case), or null when it takes another path (same size, enlarging,
- * whole factors). Shared with the WebAssembly kernel (area_resize.ts), so both sum the same terms.
+ * whole factors). Shared with the WebAssembly kernel (resize_kernels.ts), so both sum the same terms.
  */
 export function fractionalAreaPlan(width: number, height: number, size: number): { xs: AreaAxis; ys: AreaAxis } | null {
   const scaleX = 1 / (size / width), scaleY = 1 / (size / height);
