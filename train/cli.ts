@@ -117,7 +117,7 @@ const TRAIN_COMMAND = defineCommand({
       help: "course: the course baseline's settings (batch 128, 10 epochs, Adam, lr 0.1\n" +
         "decayed 0.8 for part3, constant 0.01 for part1, shuffle seed 220 + epoch, no\n" +
         "standardisation; needs a --scale raw cache); modern: the residual MLP with AdamW,\n" +
-        "warmup + cosine, label smoothing, MixUp, flips and shifts, an average of the\n" +
+        "warmup + cosine, label smoothing, flips and shifts or crops, an average of the\n" +
         "weights and flip averaging, sized from the cache. Flags given as well still win",
     },
     "no-verify": {

@@ -124,6 +124,11 @@ Deno.test("makeTrainConfig() builds the resmlp net, the modern preset from the c
   assert.deepEqual(modern.augment, { flip: true, shift: 4 });
   assert.equal(modern.epochs, 67); // about 600,000 samples
   assert.equal(modern.lr, 5e-4); // given wins
+  assert.equal(modern.mixup, 0); // measured not to pay (docs/results.md)
+  assert.equal(
+    makeTrainConfig({ ...paths, preset: "modern", cache: { records: 9000, side: 32 }, mixup: 0.8 }).mixup,
+    0.8,
+  );
   assert.deepEqual([modern.optimizer, modern.weightDecay, modern.schedule, modern.tta], [
     "adamw",
     0.05,
