@@ -19,7 +19,7 @@ type BenchName = keyof typeof BENCHES;
 
 const BENCH_COMMAND = defineCommand({
   usage: "deno task bench [--only preprocess,train,epochs,infer]",
-  description: "Measures speed beside the tools people would otherwise use (~5 minutes for all four):\n" +
+  description: "Measures speed beside the tools people would otherwise use (~25 minutes for all four on 2 cores):\n" +
     Object.entries(BENCHES).map(([name, what]) => `  ${name.padEnd(11)}${what}`).join("\n"),
   flags: {
     only: { type: "string", value: "LIST", help: `benchmarks to run (default all: ${Object.keys(BENCHES).join(",")})` },
