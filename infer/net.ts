@@ -16,7 +16,6 @@ import {
   residualDenseLayers,
   type ResidualNet,
   type ResidualShape,
-  tensorMemory,
   tf,
   transpose2d,
 } from "../engine/mod.ts";
@@ -43,37 +42,24 @@ export function netFromModelFiles(files: ModelFiles): Mlp | null {
     if (!v) throw new Error(`model.json names no weight ${name}`);
     return v;
   };
-  // All tensors first, then their values: the heap can move while tensors are being allocated.
   const layers: DenseLayer[] = sizes.slice(0, -1).map((fanIn, l) => {
     const fanOut = sizes[l + 1];
-    const output = l === sizes.length - 2;
     const layer: DenseLayer = {
       inputSize: fanIn,
       outputSize: fanOut,
       weights: kernelChunks(get(`dense_${l + 1}/kernel`), fanIn, fanOut),
     };
-    if (batchNorm && !output) {
-      layer.gamma = tf.zeros([fanOut, 1]);
-      layer.beta = tf.zeros([fanOut, 1]);
-      layer.movingMean = tf.zeros([fanOut, 1]);
-      layer.movingVariance = tf.zeros([fanOut, 1]);
+    if (batchNorm && l < sizes.length - 2) {
+      const name = `batch_norm_${l + 1}`;
+      layer.gamma = column(get(`${name}/gamma`));
+      layer.beta = column(get(`${name}/beta`));
+      layer.movingMean = column(get(`${name}/moving_mean`));
+      layer.movingVariance = column(get(`${name}/moving_variance`));
     } else {
-      layer.bias = tf.zeros([fanOut, 1]);
+      layer.bias = column(values.get(`dense_${l + 1}/bias`) ?? new Float32Array(fanOut));
     }
     return layer;
   });
-  for (const [l, layer] of layers.entries()) {
-    if (layer.bias) {
-      tensorMemory(layer.bias).set(values.get(`dense_${l + 1}/bias`) ?? new Float32Array(layer.outputSize));
-    }
-    if (layer.gamma) {
-      const name = `batch_norm_${l + 1}`;
-      tensorMemory(layer.gamma).set(get(`${name}/gamma`));
-      tensorMemory(layer.beta!).set(get(`${name}/beta`));
-      tensorMemory(layer.movingMean!).set(get(`${name}/moving_mean`));
-      tensorMemory(layer.movingVariance!).set(get(`${name}/moving_variance`));
-    }
-  }
   return { spec: { inputSize, hidden, batchNorm, dropout: 0 }, layers };
 }
 
@@ -93,6 +79,11 @@ function weightValues(files: ModelFiles): Map<string, Float32Array> {
     offset += count * 4;
   }
   return values;
+}
+
+/** A per-unit vector as the engine keeps it: a column [units, 1]. */
+function column(values: Float32Array): tf.Tensor2D {
+  return tf.tensor2d(values, [values.length, 1]);
 }
 
 /**
@@ -143,16 +134,15 @@ function residualNetFromModelFiles(files: ModelFiles): Mlp | null {
     return null;
   }
   const values = weightValues(files);
-  const column = (name: string) => tf.tensor2d(values.get(name)!, [values.get(name)!.length, 1]);
   const dense = (name: string, fanIn: number, fanOut: number): DenseLayer => ({
     inputSize: fanIn,
     outputSize: fanOut,
     weights: kernelChunks(values.get(`${name}/kernel`)!, fanIn, fanOut),
-    bias: column(`${name}/bias`),
+    bias: column(values.get(`${name}/bias`)!),
   });
   const norm = (name: string): LayerNormParameters => ({
-    gamma: column(`${name}/gamma`),
-    beta: column(`${name}/beta`),
+    gamma: column(values.get(`${name}/gamma`)!),
+    beta: column(values.get(`${name}/beta`)!),
   });
   const net: ResidualNet = {
     shape,

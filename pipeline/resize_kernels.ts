@@ -83,11 +83,9 @@ async function compile(): Promise<ResizeKernels> {
     out: Float32Array,
   ): string | null => {
     const { size, channels, kernel, gain } = shape;
-    // Bytes between pixels, and whether a gray value is the luma of R, G, B (else the pixel's byte).
-    const stride = pixelChannels, luma = pixelChannels === 3 ? 1 : 0;
-    if (width === size && height === size && channels === 1 && !luma) {
+    if (width === size && height === size && channels === 1 && pixelChannels === 1) {
       const [source, target] = place([pixels, 4 * out.length]);
-      scaleBytes(source, stride, out.length, gain, target);
+      scaleBytes(source, out.length, gain, target);
       collect(target, out);
       return "scaleBytes";
     }
@@ -129,7 +127,8 @@ async function compile(): Promise<ResizeKernels> {
         4 * size,
         4 * out.length,
       ]);
-      linearGray(source, stride, luma, width, at[0], at[1], at[2], at[3], size, ...at.slice(4), gain);
+      // R, G, B pixels give their luma where the resize reads them.
+      linearGray(source, pixelChannels === 3 ? 1 : 0, width, at[0], at[1], at[2], at[3], size, ...at.slice(4), gain);
       collect(at[10], out);
       return "linearGray";
     }

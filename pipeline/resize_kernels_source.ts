@@ -28,26 +28,17 @@ const STORE_SCALED = `
           (f64x2.convert_low_i32x4_s (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $v) (local.get $v)))
           (local.get $g))))))`;
 
-/**
- * `scaleBytes(pixels, stride, count, gain, out)`: out[i] = pixels[i · stride] · gain for i < count (a gray
- * plane, or one channel of interleaved pixels), rounded up to a multiple of four values.
- */
+/** `scaleBytes(pixels, count, gain, out)`: out[i] = pixels[i] · gain for i < count, rounded up to four values. */
 const SCALE_BYTES = `
-  (func (export "scaleBytes") (param $pixels i32) (param $stride i32) (param $count i32) (param $gain f64)
-    (param $out i32)
-    (local $i i32) (local $v v128)
+  (func (export "scaleBytes") (param $pixels i32) (param $count i32) (param $gain f64) (param $out i32)
+    (local $i i32)
     (block $done
       (loop $each
         (br_if $done (i32.ge_s (local.get $i) (local.get $count)))
-        (local.set $v (i32x4.splat (i32.load8_u (local.get $pixels))))
-        (local.set $v (i32x4.replace_lane 1 (local.get $v)
-          (i32.load8_u (i32.add (local.get $pixels) (local.get $stride)))))
-        (local.set $v (i32x4.replace_lane 2 (local.get $v)
-          (i32.load8_u (i32.add (local.get $pixels) (i32.shl (local.get $stride) (i32.const 1))))))
-        (local.set $v (i32x4.replace_lane 3 (local.get $v)
-          (i32.load8_u (i32.add (local.get $pixels) (i32.mul (local.get $stride) (i32.const 3))))))
-        (call $store4scaled (local.get $out) (local.get $v) (local.get $gain))
-        (local.set $pixels (i32.add (local.get $pixels) (i32.shl (local.get $stride) (i32.const 2))))
+        (call $store4scaled (local.get $out)
+          (i32x4.extend_low_i16x8_u (i16x8.extend_low_i8x16_u (v128.load32_zero align=1 (local.get $pixels))))
+          (local.get $gain))
+        (local.set $pixels (i32.add (local.get $pixels) (i32.const 4)))
         (local.set $out (i32.add (local.get $out) (i32.const 16)))
         (local.set $i (i32.add (local.get $i) (i32.const 4)))
         (br $each))))`;
@@ -160,19 +151,18 @@ function horizontalPassUnlessHeld(row: string, held: string, into: string): stri
   return `(if (i32.ne (local.get ${row}) (local.get ${held}))
         (then
           (call $horizontal (i32.add (local.get $pixels) (i32.mul (local.get ${row}) (local.get $rowBytes)))
-            (local.get $stride) (local.get $luma) (local.get $xOffset) (local.get $xNext) (local.get $xW0) (local.get $xW1)
+            (local.get $luma) (local.get $xOffset) (local.get $xNext) (local.get $xW0) (local.get $xW1)
             (local.get $size) (local.get ${into}))
           (local.set ${held} (local.get ${row}))))`;
 }
 
 /** INTER_LINEAR to gray: `linearGray` and its passes. */
 const LINEAR_GRAY = `
-  ;; horizontal(row, stride, luma, xOffset, xNext, xW0, xW1, size, into): into[x] = s(offset[x]) · w0[x] +
-  ;; s(next[x]) · w1[x], s the first byte of a source pixel of the row (pixels \`stride\` bytes apart: a gray
-  ;; plane, or a gray spread over R, G, B) or, with \`luma\`, the luma of its R, G, B; the two loops are written
-  ;; out so that neither tests per pixel.
-  (func $horizontal (param $row i32) (param $stride i32) (param $luma i32) (param $xOffset i32) (param $xNext i32)
-    (param $xW0 i32) (param $xW1 i32) (param $size i32) (param $into i32)
+  ;; horizontal(row, luma, xOffset, xNext, xW0, xW1, size, into): into[x] = s(offset[x]) · w0[x] + s(next[x]) ·
+  ;; w1[x], s a source pixel of the row: a gray byte, or with \`luma\` the luma of its R, G, B; the two loops are
+  ;; written out so that neither tests per pixel.
+  (func $horizontal (param $row i32) (param $luma i32) (param $xOffset i32) (param $xNext i32) (param $xW0 i32)
+    (param $xW1 i32) (param $size i32) (param $into i32)
     (local $end i32) (local $p i32) (local $q i32)
     (local.set $end (i32.add (local.get $into) (i32.shl (local.get $size) (i32.const 2))))
     (if (i32.eqz (local.get $luma))
@@ -180,9 +170,9 @@ const LINEAR_GRAY = `
         (loop $gray
           (i32.store (local.get $into)
             (i32.add
-              (i32.mul (i32.load8_u (i32.add (local.get $row) (i32.mul (i32.load (local.get $xOffset)) (local.get $stride))))
+              (i32.mul (i32.load8_u (i32.add (local.get $row) (i32.load (local.get $xOffset))))
                 (i32.load (local.get $xW0)))
-              (i32.mul (i32.load8_u (i32.add (local.get $row) (i32.mul (i32.load (local.get $xNext)) (local.get $stride))))
+              (i32.mul (i32.load8_u (i32.add (local.get $row) (i32.load (local.get $xNext))))
                 (i32.load (local.get $xW1)))))
           (local.set $xOffset (i32.add (local.get $xOffset) (i32.const 4)))
           (local.set $xNext (i32.add (local.get $xNext) (i32.const 4)))
@@ -205,10 +195,10 @@ const LINEAR_GRAY = `
           (local.set $into (i32.add (local.get $into) (i32.const 4)))
           (br_if $colour (i32.lt_u (local.get $into) (local.get $end)))))))
 
-  ;; linearGray(pixels, stride, luma, width, xOffset, xNext, xW0, xW1, size, yOffset, yNext, yW0, yW1, below,
+  ;; linearGray(pixels, luma, width, xOffset, xNext, xW0, xW1, size, yOffset, yNext, yW0, yW1, below,
   ;; above, out, gain): each output row from the horizontal passes of its two source rows (each pass computed
   ;; once: the row above becomes the next row's row below), then the vertical pass four outputs at a time.
-  (func (export "linearGray") (param $pixels i32) (param $stride i32) (param $luma i32) (param $width i32)
+  (func (export "linearGray") (param $pixels i32) (param $luma i32) (param $width i32)
     (param $xOffset i32)
     (param $xNext i32) (param $xW0 i32) (param $xW1 i32) (param $size i32) (param $yOffset i32) (param $yNext i32)
     (param $yW0 i32) (param $yW1 i32) (param $below i32) (param $above i32) (param $out i32) (param $gain f64)
@@ -216,7 +206,8 @@ const LINEAR_GRAY = `
     (local $rowBytes i32) (local $x i32) (local $b0 v128) (local $b1 v128) (local $v v128) (local $to i32)
     (local.set $belowY (i32.const -1))
     (local.set $aboveY (i32.const -1))
-    (local.set $rowBytes (i32.mul (local.get $width) (local.get $stride)))
+    ;; A gray plane has a byte per pixel, R, G, B three.
+    (local.set $rowBytes (select (i32.mul (local.get $width) (i32.const 3)) (local.get $width) (local.get $luma)))
     (loop $rows
       (local.set $y0 (i32.load (i32.add (local.get $yOffset) (i32.shl (local.get $y) (i32.const 2)))))
       (local.set $y1 (i32.load (i32.add (local.get $yNext) (i32.shl (local.get $y) (i32.const 2)))))
