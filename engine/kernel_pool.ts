@@ -1,9 +1,9 @@
 /**
  * The engine's own kernels and the threads that run them, in tfjs-wasm's heap.
  *
- * One WebAssembly module holds the matrix products (gemm_source.ts, gemm_nt_source.ts) and Adam
- * (adam_source.ts); it is compiled from its WAT text by wabt when the backend starts
- * (~15 ms), with relaxed SIMD's fused multiply-add where the engine has it. On
+ * One WebAssembly module holds the matrix products (gemm_source.ts, gemm_nt_source.ts), Adam
+ * (adam_source.ts), GELU (gelu_source.ts) and the bench's probes; it is compiled from its WAT text by wabt
+ * when the backend starts (~15 ms), with relaxed SIMD's fused multiply-add where the engine has it. On
  * tfjs' threaded build the heap is shared memory, so helper threads
  * (node:worker_threads, unref'd so they never keep the process alive) instantiate
  * the same module over the same heap. A job runs on every thread at once, each with
@@ -17,13 +17,13 @@ import { gemmFunctions, SCRATCH_BYTES } from "./gemm_source.ts";
 import { gemmNtFunctions } from "./gemm_nt_source.ts";
 import { ADAM_FUNCTION, EMA_FUNCTION } from "./adam_source.ts";
 import { fillRandomNormal } from "./random_normal_source.ts";
-import { biasGeluRows } from "./gelu_source.ts";
+import { BIAS_GELU_FUNCTION } from "./gelu_source.ts";
 import { peakFunctions } from "./peak_source.ts";
 import { TRANSPOSE_FUNCTION } from "./transpose_source.ts";
 
 /**
  * What the pool runs: a kernel of the module, or a JavaScript job on the heap (random_normal: tfjs' normal
- * generator; bias_gelu: GELU with its derivative over rows).
+ * generator).
  */
 export type Job =
   | "gemm_nn"
@@ -150,7 +150,7 @@ export function kernelModuleSource(options: { fusedMultiplyAdd: boolean; sharedM
   const memory = `(import "env" "memory" (memory 1 65536${options.sharedMemory ? " shared" : ""}))`;
   const products = `${gemmFunctions(options.fusedMultiplyAdd)}\n${gemmNtFunctions(options.fusedMultiplyAdd)}`;
   const probes = peakFunctions(options.fusedMultiplyAdd);
-  return `(module\n  ${memory}\n${products}\n${ADAM_FUNCTION}\n${EMA_FUNCTION}\n${TRANSPOSE_FUNCTION}\n${probes}\n)\n`;
+  return `(module\n  ${memory}\n${products}\n${ADAM_FUNCTION}\n${EMA_FUNCTION}\n${TRANSPOSE_FUNCTION}\n${BIAS_GELU_FUNCTION}\n${probes}\n)\n`;
 }
 
 /** Compiles the kernels for `heap` and starts their helper threads. */
@@ -186,7 +186,7 @@ export async function createKernelPool(heap: KernelHeap, options: KernelPoolOpti
   const helpers: Worker[] = [];
   for (let h = 0; h < threads - 1; h++) {
     const source = `const { parentPort, workerData } = require("node:worker_threads");\n` +
-      `(${helperMain})(parentPort, workerData, ${jobTable}, ${fillRandomNormal}, ${biasGeluRows});`;
+      `(${helperMain})(parentPort, workerData, ${jobTable}, ${fillRandomNormal});`;
     const helper = new Worker(source, {
       eval: true,
       workerData: { memory, module, control: control.buffer, args: args.buffer, slot: h * (MAX_ARGUMENTS + 1) },
@@ -200,7 +200,7 @@ export async function createKernelPool(heap: KernelHeap, options: KernelPoolOpti
   }
   const instance = new WebAssembly.Instance(module, { env: { memory } });
   return new KernelPool(
-    jobTable(instance, memory, fillRandomNormal, biasGeluRows),
+    jobTable(instance, memory, fillRandomNormal),
     fusedMultiplyAdd,
     { control, arguments: args },
     helpers,
@@ -213,7 +213,6 @@ function jobTable(
   instance: WebAssembly.Instance,
   memory: WebAssembly.Memory,
   fill: typeof fillRandomNormal,
-  gelu: typeof biasGeluRows,
 ): ((...args: number[]) => void)[] {
   const kernel = (name: string) => instance.exports[name] as (...args: number[]) => void;
   const view = (pointer: number, count: number) => new Float32Array(memory.buffer, pointer, count);
@@ -223,16 +222,7 @@ function jobTable(
     kernel("gemm_nt"),
     kernel("adam"),
     (pointer, count, mean, std, seed) => fill(view(pointer, count), mean, std, seed),
-    (z, bias, a, d, rows, columns, first, last) =>
-      gelu(
-        view(z, rows * columns),
-        view(bias, rows),
-        view(a, rows * columns),
-        view(d, rows * columns),
-        first,
-        last,
-        columns,
-      ),
+    kernel("bias_gelu"),
     kernel("fma_peak"),
     kernel("stream_sum"),
     kernel("ema"),
@@ -256,10 +246,9 @@ function helperMain(
   },
   table: typeof jobTable,
   fill: typeof fillRandomNormal,
-  gelu: typeof biasGeluRows,
 ): void {
   const { memory, slot } = workerData;
-  const jobs = table(new WebAssembly.Instance(workerData.module, { env: { memory } }), memory, fill, gelu);
+  const jobs = table(new WebAssembly.Instance(workerData.module, { env: { memory } }), memory, fill);
   const control = new Int32Array(workerData.control);
   const args = new Float64Array(workerData.args);
   let seen = Atomics.load(control, 0);
