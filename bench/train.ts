@@ -6,7 +6,8 @@
  * When a python3 on the machine can import torch, the same step also runs in PyTorch with the same
  * number of threads, twice over: with glibc told to keep freed memory (how PyTorch users on CPU run it;
  * without, this VM hands each step's big buffers back to the kernel and PyTorch runs 4-5x slower) and
- * as installed. Each figure is the median of `--repeats` runs, and our ratio to each peer is printed.
+ * as installed. Each figure is the median of `--repeats` runs, ours and the peers' taking turns, and our ratio
+ * to each peer is the median of the runs' own ratios (each run's against the peer's run beside it).
  *
  * `--models part1,part3 --batch 32,64,128 --steps-part1 200 --steps-part3 10 --repeats 3`
  * @module
@@ -64,6 +65,11 @@ export interface StepSplit {
   inputGradient: { ms: number; flops: number };
   /** Forward/backward time outside the products: element-wise passes, transposes, tfjs bookkeeping. */
   restMs: number;
+  /**
+   * The same three, each product timed at its fastest over the timed steps: what the products take when the
+   * machine is not also busy with something else (a shared host's load shows in the means above).
+   */
+  fastest: Record<"forward" | "weightGradient" | "inputGradient", { ms: number; flops: number }>;
 }
 
 /** Sums a step's logged products by role (see {@linkcode StepSplit}), per step. */
@@ -73,13 +79,27 @@ function splitProducts(log: ProductRecord[], batchSize: number, steps: number, f
     weightGradient: { ms: 0, flops: 0 },
     inputGradient: { ms: 0, flops: 0 },
     restMs: forwardBackwardMs,
+    fastest: {
+      forward: { ms: 0, flops: 0 },
+      weightGradient: { ms: 0, flops: 0 },
+      inputGradient: { ms: 0, flops: 0 },
+    },
   };
+  // Weight gradients are the products whose summed dimension is the batch; the nets' widths never equal it.
+  const roleOf = (p: ProductRecord) =>
+    p.layout === "tn" ? "inputGradient" : p.k === batchSize ? "weightGradient" : "forward";
   for (const p of log) {
-    // Weight gradients are the products whose summed dimension is the batch; the nets' widths never equal it.
-    const role = p.layout === "tn" ? split.inputGradient : p.k === batchSize ? split.weightGradient : split.forward;
+    const role = split[roleOf(p)];
     role.ms += p.ms / steps;
     role.flops += (2 * p.m * p.n * p.k) / steps;
     split.restMs -= p.ms / steps;
+  }
+  // Every step runs the same products in the same order: the i-th of each step is the same product.
+  const perStep = log.length / steps;
+  for (let i = 0; i < perStep; i++) {
+    const p = log[i], role = split.fastest[roleOf(p)];
+    role.ms += Math.min(...Array.from({ length: steps }, (_, step) => log[step * perStep + i].ms));
+    role.flops += 2 * p.m * p.n * p.k;
   }
   return split;
 }
@@ -186,6 +206,31 @@ for _ in range(steps): step()
 print(steps * batch / (time.time() - t), torch.__version__)
 `;
 
+/**
+ * PyTorch's own matrix products (torch.mm on OpenBLAS) for one step of the same net: each Linear's forward,
+ * weight gradient and (after the first) input gradient, as the step computes them; printed as GFLOP/s, best
+ * of 5 rounds. What the peer's products run at, beside the WASM ceilings.
+ */
+const PYTORCH_PRODUCTS = `${PYTORCH_NET}
+import sys, time, torch
+model_name, batch, threads, inputs = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+torch.set_num_threads(threads)
+layers = [m for m in make_net(model_name, inputs).modules() if isinstance(m, nn.Linear)]
+operands = [(torch.randn(batch, l.in_features), l.weight.detach(), torch.randn(batch, l.out_features), i > 0)
+            for i, l in enumerate(layers)]
+flops = sum(2 * batch * w.numel() * (3 if grad_input else 2) for x, w, dz, grad_input in operands)
+def products():
+    for x, w, dz, grad_input in operands:
+        torch.mm(x, w.t()); torch.mm(dz.t(), x)
+        if grad_input: torch.mm(dz, w)
+def timed():
+    start = time.perf_counter()
+    products()
+    return time.perf_counter() - start
+timed()
+print(flops / min(timed() for _ in range(5)) / 1e9)
+`;
+
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 
 const TRAIN_BENCH = defineCommand({
@@ -236,11 +281,13 @@ async function benchThreads(
 ): Promise<void> {
   const info = await initBackend("wasm", { threads });
   const torch = await findPython("torch");
-  const ceilings = measureCeilings();
+  const ceilings = measureCeilings(10);
   if (ceilings) {
     console.log(
       `ceilings on ${await cpuName()}: WASM SIMD multiply-add ${ceilings.fma.oneThread.toFixed(1)} GFLOP/s on one ` +
-        `thread, ${ceilings.fma.allThreads.toFixed(1)} on ${ceilings.threads}; streaming reads ` +
+        `thread, ${ceilings.fma.allThreads.toFixed(1)} on ${ceilings.threads}; ` +
+        `the product kernel on operands in L1 ${ceilings.product.oneThread.toFixed(1)} on one, ` +
+        `${ceilings.product.allThreads.toFixed(1)} on ${ceilings.threads}; streaming reads ` +
         `${ceilings.bandwidth.oneThread.toFixed(1)} GB/s on one, ${ceilings.bandwidth.allThreads.toFixed(1)} on ` +
         `${ceilings.threads}; in-place updates (read + written) ${ceilings.update.oneThread.toFixed(1)} GB/s on ` +
         `one, ${ceilings.update.allThreads.toFixed(1)} on ${ceilings.threads}`,
@@ -248,14 +295,38 @@ async function benchThreads(
   }
   console.log(
     `training bench (${describeBackend(info)}; ${await cpuName()}), synthetic batches (part1, part3: ` +
-      `51,529 inputs, Adam; resmlp: 3,072, AdamW), median of ${values.repeats} runs:`,
+      `51,529 inputs, Adam; resmlp: 3,072, AdamW), median of ${values.repeats} runs, ours and PyTorch's in turn:`,
   );
   if (!torch) console.log("  (no python3 here can import torch: PyTorch not measured, ours alone)");
   const plural = info.threads === 1 ? "" : "s";
   for (const model of values.models.split(",")) {
     for (const batch of values.batch.split(",").map(Number)) {
       const steps = model === "part1" ? values["steps-part1"] : values["steps-part3"];
-      const runs = Array.from({ length: values.repeats }, () => benchTrainStep(model, batch, steps));
+      // Ours and each PyTorch peer take turns, run after run, so that both meet the same moments of a shared
+      // host's load; each ratio printed is the median of the runs' own ratios.
+      // Same step, same shapes, same number of threads: torch.set_num_threads() does not reach Debian's
+      // OpenBLAS, which starts a thread per core unless told.
+      const cores = { OPENBLAS_NUM_THREADS: String(info.threads), OMP_NUM_THREADS: String(info.threads) };
+      const runs: TrainBenchResult[] = [];
+      const peers = PYTORCH_ALLOCATORS.map((allocator) => ({
+        allocator,
+        samples: [] as number[],
+        ratios: [] as number[],
+      }));
+      let version = "?";
+      for (let run = 0; run < values.repeats; run++) {
+        const ours = benchTrainStep(model, batch, steps);
+        runs.push(ours);
+        if (!torch) continue;
+        for (const peer of peers) {
+          const args = [model, String(batch), String(steps), String(info.threads), String(BENCH_INPUTS[model])];
+          const out = await runPython(torch, PYTORCH_STEP, args, { ...cores, ...peer.allocator.env });
+          if (!out) continue;
+          peer.samples.push(Number(out[0]));
+          peer.ratios.push(ours.samplesPerSecond / Number(out[0]));
+          version = out[1];
+        }
+      }
       const r = runs.find((run) => run.samplesPerSecond === median(runs.map((x) => x.samplesPerSecond)))!;
       console.log(
         `  ${model} batch ${batch}: ${r.samplesPerSecond.toFixed(1)} samples/s; per step ${
@@ -266,27 +337,28 @@ async function benchThreads(
       );
       if (ceilings) console.log(describeSplit(r, ceilings));
       if (!torch) continue;
-      for (const allocator of PYTORCH_ALLOCATORS) {
-        // Same step, same shapes, same number of threads: torch.set_num_threads() does not reach Debian's
-        // OpenBLAS, which starts a thread per core unless told.
-        const cores = { OPENBLAS_NUM_THREADS: String(info.threads), OMP_NUM_THREADS: String(info.threads) };
-        const results: number[] = [];
-        let version = "?";
-        for (let run = 0; run < values.repeats; run++) {
-          const args = [model, String(batch), String(steps), String(info.threads), String(BENCH_INPUTS[model])];
-          const out = await runPython(torch, PYTORCH_STEP, args, { ...cores, ...allocator.env });
-          if (!out) break;
-          results.push(Number(out[0]));
-          version = out[1];
-        }
-        if (results.length === 0) {
+      const sgemm = await runPython(
+        torch,
+        PYTORCH_PRODUCTS,
+        [model, String(batch), String(info.threads), String(BENCH_INPUTS[model])],
+        { ...cores, ...PYTORCH_ALLOCATORS[0].env },
+      );
+      if (sgemm && ceilings) {
+        const gflops = Number(sgemm[0]);
+        console.log(
+          `    PyTorch's own products for this step (torch.mm, OpenBLAS, best of 5): ${gflops.toFixed(1)} GFLOP/s = ` +
+            `${(gflops / ceilings.fma.allThreads).toFixed(2)}x the WASM multiply-add ceiling`,
+        );
+      }
+      for (const { allocator, samples, ratios } of peers) {
+        if (samples.length === 0) {
           console.log(`    PyTorch (${allocator.name}): failed to run`);
           continue;
         }
-        const theirs = median(results);
         console.log(
           `    PyTorch ${version} (${info.threads} thread${plural}, OPENBLAS_NUM_THREADS=${info.threads}; ` +
-            `${allocator.name}): ${theirs.toFixed(1)} samples/s -> ratio ${(r.samplesPerSecond / theirs).toFixed(2)}`,
+            `${allocator.name}): ${median(samples).toFixed(1)} samples/s -> ratio ${median(ratios).toFixed(2)} ` +
+            `(runs side by side: ${ratios.map((x) => x.toFixed(2)).join(", ")})`,
         );
       }
     }
@@ -297,18 +369,24 @@ async function benchThreads(
 /** A step's split as printed lines: each kind of product against the multiply-add ceiling, the optimizer
  * against the bandwidth of in-place updates, and the rest as a share of the step. */
 function describeSplit(r: TrainBenchResult, ceilings: Ceilings): string {
-  const peak = ceilings.fma.allThreads, bandwidth = ceilings.update.allThreads;
+  const peak = ceilings.fma.allThreads, inCache = ceilings.product.allThreads, bandwidth = ceilings.update.allThreads;
   const product = (name: string, p: { ms: number; flops: number }) => {
     const gflops = p.flops / p.ms / 1e6;
     return `${name} ${p.ms.toFixed(1)} ms (${(p.flops / 1e9).toFixed(2)} GFLOP, ${gflops.toFixed(1)} GFLOP/s = ` +
-      `${(100 * gflops / peak).toFixed(0)}%)`;
+      `${(100 * gflops / peak).toFixed(0)}% / ${(100 * gflops / inCache).toFixed(0)}%)`;
   };
   const { split } = r;
   const productMs = split.forward.ms + split.weightGradient.ms + split.inputGradient.ms;
   const gbs = r.optimizerBytes / r.ms.optimizer / 1e6;
   return `    step split: products ${productMs.toFixed(1)} ms = ${product("forward", split.forward)} + ` +
-    `${product("weight gradients", split.weightGradient)} + ${product("input gradients", split.inputGradient)}` +
-    ` (% of the ${peak.toFixed(1)} GFLOP/s multiply-add ceiling)\n` +
+    `${product("weight gradients", split.weightGradient)} + ${product("input gradients", split.inputGradient)}\n` +
+    `      the same, each product at its fastest of the ${r.steps} steps: ${
+      product("forward", split.fastest.forward)
+    } + ${product("weight gradients", split.fastest.weightGradient)} + ` +
+    `${product("input gradients", split.fastest.inputGradient)}\n` +
+    `      (% of the ${peak.toFixed(1)} GFLOP/s of multiply-adds alone / of the product kernel's own ${
+      inCache.toFixed(1)
+    } on operands in L1)\n` +
     `      optimizer ${r.ms.optimizer.toFixed(1)} ms (${(r.optimizerBytes / 1e9).toFixed(2)} GB read and written, ` +
     `${gbs.toFixed(1)} GB/s = ${(100 * gbs / bandwidth).toFixed(0)}% of the ${bandwidth.toFixed(1)} GB/s of ` +
     `in-place updates); outside the products ${

@@ -182,11 +182,11 @@ function packPanels(): string {
 }
 
 /**
- * The head every product's exported function shares: its 12 parameters (see {@linkcode driver}), the locals
+ * The head every product's exported function shares (named as exported, so the probes can call it): its 12 parameters (see {@linkcode driver}), the locals
  * of the loops, `extraLocals`, and the leading dimensions turned into bytes ($sa, $sb, $sc).
  */
 export function driverHead(exportName: string, extraLocals: string): string {
-  return `  (func (export "${exportName}") (param $m i32) (param $n i32) (param $k i32) (param $a i32) (param $lda i32)
+  return `  (func $${exportName} (export "${exportName}") (param $m i32) (param $n i32) (param $k i32) (param $a i32) (param $lda i32)
     (param $b i32) (param $ldb i32) (param $c i32) (param $ldc i32) (param $accumulate i32) (param $pack i32)
     (param $scratch i32)
     (local $sa i32) (local $sb i32) (local $sc i32) (local $i i32) (local $j i32) (local $k0 i32) (local $kc i32)

@@ -36,7 +36,8 @@ export type Job =
   | "stream_sum"
   | "ema"
   | "transpose"
-  | "stream_update";
+  | "stream_update"
+  | "gemm_in_cache";
 const JOBS: Job[] = [
   "gemm_nn",
   "gemm_tn",
@@ -49,6 +50,7 @@ const JOBS: Job[] = [
   "ema",
   "transpose",
   "stream_update",
+  "gemm_in_cache",
 ];
 /** The most arguments a job takes (gemm's 12 and the thread's scratch pointer). */
 const MAX_ARGUMENTS = 13;
@@ -228,6 +230,7 @@ function jobTable(
     kernel("ema"),
     kernel("transpose"),
     kernel("stream_update"),
+    kernel("gemm_in_cache"),
   ];
 }
 
