@@ -28,6 +28,8 @@ export const TILE_ROWS = 6;
 export const K_BLOCK = 256;
 /** n per block: for the weight gradient (k = batch) a 64×512 slice of B is 128 KiB. */
 export const N_BLOCK = 512;
+/** tn: rows of C (columns of the stored A) per block of A packed into row-tile panels: 256×96 floats, 96 KiB. */
+export const M_BLOCK = 96;
 
 /** Which way A is stored. */
 export type Layout = "nn" | "tn";
@@ -196,8 +198,10 @@ export function driverHead(exportName: string, extraLocals: string): string {
     (local.set $sc (i32.shl (local.get $ldc) (i32.const 2)))`;
 }
 
-/** Bytes of scratch one thread needs to pack B's blocks into panels. */
-export const SCRATCH_BYTES = 4 * K_BLOCK * N_BLOCK;
+/** Bytes of B's panels in a thread's scratch; tn's packed block of A follows them. */
+const PANEL_BYTES = 4 * K_BLOCK * N_BLOCK;
+/** Bytes of scratch one thread needs: B's block in panels, then (tn) a block of A in row-tile panels. */
+export const SCRATCH_BYTES = PANEL_BYTES + 4 * K_BLOCK * M_BLOCK;
 
 /**
  * The blocked loops over one product:
@@ -224,8 +228,12 @@ function driver(layout: Layout): string {
         `(i32.const 2))) ${bAt("(local.get $k0)", j)} (local.get $pack)) ` +
         `(select (i32.const 32) (local.get $sb) (local.get $pack))`
       : `${bAt("(local.get $k0)", j)} (local.get $sb)`;
+  // tn's tiles read A from its packed panel (packBlockOfA), TILE_ROWS floats per step of k.
+  const aTile = layout === "nn"
+    ? `${aAt("(local.get $i)", "(local.get $k0)")} (local.get $sa)`
+    : `(local.get $apanel) (i32.const ${4 * TILE_ROWS})`;
   const call = (rows: number, lanes: number, j: string) =>
-    `(call ${name(layout, rows, lanes)} ${aAt("(local.get $i)", "(local.get $k0)")} (local.get $sa) ` +
+    `(call ${name(layout, rows, lanes)} ${aTile} ` +
     `${bTile(lanes, j)} ${cAt("(local.get $i)", j)} (local.get $sc) (local.get $kc) (local.get $load))`;
   /** Column tiles of one row tile, from $j0 to $j1: eights, then one four, then the 1-3 left. */
   const columns = (rows: number) => `
@@ -250,16 +258,75 @@ function driver(layout: Layout): string {
     let text =
       `(block $rows_left_done ${[...heights].reverse().map((r) => `(block $left_${r} `).join("")}(block $left_0\n` +
       `          (br_table $left_0 ${heights.map((r) => `$left_${r}`).join(" ")} $left_0 ` +
-      `(i32.sub (local.get $m) (local.get $i))))\n          (br $rows_left_done))`;
+      `(i32.sub (local.get $rows_end) (local.get $i))))\n          (br $rows_left_done))`;
     for (const r of heights) text += `${columns(r)}\n          (br $rows_left_done))`;
     return text;
   };
+  /** The row tiles from `first` to `end` (rows of C), each with its column tiles; tn moves to the next panel. */
+  const rowTiles = (first: string, end: string) => `
+        (local.set $i ${first})
+        (local.set $rows_end ${end})
+        (block $rows_done (loop $row_tiles
+          (br_if $rows_done (i32.gt_u (i32.add (local.get $i) (i32.const ${TILE_ROWS})) (local.get $rows_end)))${
+    columns(TILE_ROWS)
+  }
+          (local.set $i (i32.add (local.get $i) (i32.const ${TILE_ROWS})))${
+    layout === "tn" ? "\n          (local.set $apanel (i32.add (local.get $apanel) (local.get $panel_bytes)))" : ""
+  }
+          (br $row_tiles)))
+        ;; The 1-5 rows left: one tile of their height.
+        ${remainingRows()}`;
+  /**
+   * tn: rows of C in blocks of M_BLOCK; each block's A (kc rows of the stored A, M_BLOCK floats of each) is first
+   * copied into one panel per row tile, kc × TILE_ROWS floats, as the tile reads it. In place, a tile's steps of
+   * k are a row of A apart, often a multiple of 2-8 KiB: they fall in a few sets of the L1 and L2 caches and
+   * evict each other before the next column tile reads them again. The copy reads each row's M_BLOCK floats
+   * as one run.
+   */
+  const blocksOfRows = () => `
+        (local.set $panel_bytes (i32.mul (local.get $kc) (i32.const ${4 * TILE_ROWS})))
+        (local.set $i0 (i32.const 0))
+        (block $m_done (loop $m_blocks
+          (br_if $m_done (i32.ge_u (local.get $i0) (local.get $m)))
+          (local.set $i1 (select (i32.add (local.get $i0) (i32.const ${M_BLOCK})) (local.get $m)
+            (i32.lt_u (i32.add (local.get $i0) (i32.const ${M_BLOCK})) (local.get $m))))
+          (local.set $row (i32.const 0))
+          (block $a_packed (loop $pack_a
+            (br_if $a_packed (i32.ge_u (local.get $row) (local.get $kc)))
+            (local.set $from ${aAt("(local.get $i0)", "(i32.add (local.get $k0) (local.get $row))")})
+            (local.set $to (i32.add (local.get $apack) (i32.mul (local.get $row) (i32.const ${4 * TILE_ROWS}))))
+            ;; Whole tiles' six floats, then the 1-5 of the last tile one at a time.
+            (local.set $end (i32.add (local.get $from) (i32.mul (i32.div_u (i32.sub (local.get $i1) (local.get $i0))
+              (i32.const ${TILE_ROWS})) (i32.const ${4 * TILE_ROWS}))))
+            (block $tiles_done (loop $tiles
+              (br_if $tiles_done (i32.ge_u (local.get $from) (local.get $end)))
+              (v128.store (local.get $to) (v128.load align=4 (local.get $from)))
+              (i64.store offset=16 (local.get $to) (i64.load offset=16 align=4 (local.get $from)))
+              (local.set $from (i32.add (local.get $from) (i32.const ${4 * TILE_ROWS})))
+              (local.set $to (i32.add (local.get $to) (local.get $panel_bytes)))
+              (br $tiles)))
+            (local.set $end (i32.add (local.get $end) (i32.shl (i32.rem_u (i32.sub (local.get $i1) (local.get $i0))
+              (i32.const ${TILE_ROWS})) (i32.const 2))))
+            (block $left_done (loop $left
+              (br_if $left_done (i32.ge_u (local.get $from) (local.get $end)))
+              (f32.store (local.get $to) (f32.load (local.get $from)))
+              (local.set $from (i32.add (local.get $from) (i32.const 4)))
+              (local.set $to (i32.add (local.get $to) (i32.const 4)))
+              (br $left)))
+            (local.set $row (i32.add (local.get $row) (i32.const 1)))
+            (br $pack_a)))
+          (local.set $apanel (local.get $apack))${rowTiles("(local.get $i0)", "(local.get $i1)")}
+          (local.set $i0 (i32.add (local.get $i0) (i32.const ${M_BLOCK})))
+          (br $m_blocks)))`;
   return `${
     driverHead(
       `gemm_${layout}`,
-      "(local $j0 i32) (local $j1 i32) (local $from i32) (local $to i32) (local $end i32) (local $row i32)",
+      "(local $j0 i32) (local $j1 i32) (local $from i32) (local $to i32) (local $end i32) (local $row i32) " +
+        "(local $rows_end i32) (local $i0 i32) (local $i1 i32) (local $apack i32) (local $apanel i32) " +
+        "(local $panel_bytes i32)",
     )
   }
+    (local.set $apack (i32.add (local.get $scratch) (i32.const ${PANEL_BYTES})))
     (block $n_done (loop $n_blocks
       (br_if $n_done (i32.ge_u (local.get $j0) (local.get $n)))
       (local.set $j1 (select (i32.add (local.get $j0) (i32.const ${N_BLOCK})) (local.get $n)
@@ -271,15 +338,7 @@ function driver(layout: Layout): string {
           (i32.lt_u (i32.const ${K_BLOCK}) (i32.sub (local.get $k) (local.get $k0)))))
         (local.set $load (i32.or (local.get $accumulate) (i32.ne (local.get $k0) (i32.const 0))))
         (if (local.get $pack) (then${packPanels()}))
-        (local.set $i (i32.const 0))
-        (block $rows_done (loop $row_tiles
-          (br_if $rows_done (i32.gt_u (i32.add (local.get $i) (i32.const ${TILE_ROWS})) (local.get $m)))${
-    columns(TILE_ROWS)
-  }
-          (local.set $i (i32.add (local.get $i) (i32.const ${TILE_ROWS})))
-          (br $row_tiles)))
-        ;; The 1-5 rows left: one tile of their height.
-        ${remainingRows()}
+        ${layout === "nn" ? rowTiles("(i32.const 0)", "(local.get $m)") : blocksOfRows()}
         (local.set $k0 (i32.add (local.get $k0) (i32.const ${K_BLOCK})))
         (br $k_blocks)))
       (local.set $j0 (i32.add (local.get $j0) (i32.const ${N_BLOCK})))

@@ -22,6 +22,7 @@ const SHAPES: [number, number, number][] = [
   [2, 9, 17], // every height of the last row tile: 2, 3 (9 = 6 + 3), 4 (64 = 60 + 4), 5, 1
   [9, 13, 40],
   [8, 20, 30],
+  [197, 20, 300], // tn: two whole blocks of rows packed, then 5 rows (a partial tile) in a third
 ];
 
 /** A heap whose allocations come from its top pages (the tests' matrices start at its bottom). */
