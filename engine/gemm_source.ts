@@ -210,6 +210,11 @@ export const SCRATCH_BYTES = PANEL_BYTES + 4 * K_BLOCK * M_BLOCK;
  * tiles of columns, so a tile's rows of A are reused from L1 across the columns and B's block
  * from L2 across the rows.
  */
+/** The end of the block of `size` starting at local `start`: start + size, or the local `limit` if smaller. */
+const blockEnd = (start: string, size: number, limit: string) =>
+  `(select (i32.add (local.get ${start}) (i32.const ${size})) (local.get ${limit}) ` +
+  `(i32.lt_u (i32.add (local.get ${start}) (i32.const ${size})) (local.get ${limit})))`;
+
 function driver(layout: Layout): string {
   // Byte address of A[i][k]: nn i·lda + k, tn k·lda + i.
   const aAt = (i: string, k: string) =>
@@ -288,8 +293,7 @@ function driver(layout: Layout): string {
         (local.set $i0 (i32.const 0))
         (block $m_done (loop $m_blocks
           (br_if $m_done (i32.ge_u (local.get $i0) (local.get $m)))
-          (local.set $i1 (select (i32.add (local.get $i0) (i32.const ${M_BLOCK})) (local.get $m)
-            (i32.lt_u (i32.add (local.get $i0) (i32.const ${M_BLOCK})) (local.get $m))))
+          (local.set $i1 ${blockEnd("$i0", M_BLOCK, "$m")})
           (local.set $row (i32.const 0))
           (block $a_packed (loop $pack_a
             (br_if $a_packed (i32.ge_u (local.get $row) (local.get $kc)))
@@ -329,8 +333,7 @@ function driver(layout: Layout): string {
     (local.set $apack (i32.add (local.get $scratch) (i32.const ${PANEL_BYTES})))
     (block $n_done (loop $n_blocks
       (br_if $n_done (i32.ge_u (local.get $j0) (local.get $n)))
-      (local.set $j1 (select (i32.add (local.get $j0) (i32.const ${N_BLOCK})) (local.get $n)
-        (i32.lt_u (i32.add (local.get $j0) (i32.const ${N_BLOCK})) (local.get $n))))
+      (local.set $j1 ${blockEnd("$j0", N_BLOCK, "$n")})
       (local.set $k0 (i32.const 0))
       (block $k_done (loop $k_blocks
         (br_if $k_done (i32.ge_u (local.get $k0) (local.get $k)))
