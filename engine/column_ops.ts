@@ -1,15 +1,18 @@
 /**
  * The residual net's element-wise work as single passes over the tensors' memory: bias + GELU (with the
  * derivative its backward pass needs), LayerNorm over each column of a [features, batch] activation and its
- * backward pass, the residual add. Written as plain loops over the backend's buffers (tensorMemory): as tfjs
- * ops the same work took ~110 of a ~250 ms step (214 kernel calls, each a pass over memory, and reductions
- * over axis 0 that tfjs makes by transposing), here a few ms.
+ * backward pass, the residual add, a bias's gradient. As tfjs ops the same work took ~110 of a ~250 ms step
+ * (214 kernel calls, each a pass over memory, and reductions over axis 0 that tfjs makes by transposing). On
+ * the WASM backend GELU, LayerNorm and the row sums run as the kernel module's SIMD functions on the pool's
+ * threads (gelu_source.ts, layer_norm_source.ts); the rest, and everything on the cpu backend, as plain loops
+ * over the backend's buffers (tensorMemory).
  *
  * Every function allocates its outputs first and only then takes views of memory: an allocation can move the
  * WASM heap, and a view taken before it would read the old one.
  * @module
  */
 import { emptyTensor, kernelPool, tensorMemory, tensorPointer, tf } from "./tf.ts";
+import type { KernelPool } from "./kernel_pool.ts";
 import { biasGeluRows } from "./gelu_source.ts";
 
 /**
@@ -72,7 +75,43 @@ export function addBias(z: tf.Tensor2D, bias: tf.Tensor2D): tf.Tensor2D {
   return out;
 }
 
-/** LayerNorm of each column of h [features, batch]: y = γ·x̂ + β, with x̂ and 1/σ kept for the backward pass. */
+/** Below this many values a pass runs on the calling thread alone: waking a helper costs ~15 µs. */
+const SPLIT_THRESHOLD = 1 << 15;
+
+/** How many of the pool's threads a pass over `size` values uses, at most `parts`. */
+function threadsFor(pool: KernelPool, size: number, parts: number): number {
+  return size < SPLIT_THRESHOLD ? 1 : Math.max(1, Math.min(pool.threads, parts));
+}
+
+/** [first, last) of `count` items for each of `threads`, cut at multiples of `step`. */
+function ranges(count: number, threads: number, step = 1): [number, number][] {
+  const groups = Math.ceil(count / step);
+  return Array.from({ length: threads }, (_, t) => [
+    Math.min(count, Math.floor((groups * t) / threads) * step),
+    Math.min(count, Math.floor((groups * (t + 1)) / threads) * step),
+  ]);
+}
+
+/**
+ * Σ over each row of x [rows, columns] (a bias's gradient from dZ), [rows, 1]: the kernel module's row_sums on
+ * the pool (float64 sums), tfjs' sum on the cpu backend.
+ */
+export function rowSums(x: tf.Tensor2D): tf.Tensor2D {
+  const pool = kernelPool();
+  if (!pool) return tf.sum(x, 1, true);
+  const [rows, columns] = x.shape;
+  const sums = emptyTensor<tf.Rank.R2>([rows, 1]);
+  const [xs, out] = [tensorPointer(x), tensorPointer(sums)];
+  const threads = threadsFor(pool, x.size, rows);
+  pool.run("row_sums", ranges(rows, threads).map(([first, last]) => [xs, 0, out, 0, columns, first, last]));
+  return sums;
+}
+
+/**
+ * LayerNorm of each column of h [features, batch]: y = γ·x̂ + β, with x̂ and 1/σ kept for the backward pass. On
+ * the WASM backend the kernel module's layer_norm (layer_norm_source.ts: the same float64 arithmetic, four
+ * columns at a time, columns split over the pool's threads), else the JavaScript below.
+ */
 export function layerNormColumns(
   h: tf.Tensor2D,
   gamma: tf.Tensor2D,
@@ -82,6 +121,16 @@ export function layerNormColumns(
   const [rows, columns] = h.shape;
   const y = emptyTensor<tf.Rank.R2>([rows, columns]), xhat = emptyTensor<tf.Rank.R2>([rows, columns]);
   const inv = emptyTensor<tf.Rank.R2>([1, columns]);
+  const pool = kernelPool();
+  if (pool) {
+    const pointers = [h, gamma, beta, y, xhat, inv].map(tensorPointer);
+    const threads = threadsFor(pool, h.size, Math.ceil(columns / 4));
+    pool.run(
+      "layer_norm",
+      ranges(columns, threads, 4).map(([c0, c1]) => [...pointers, rows, columns, c0, c1, epsilon]),
+    );
+    return { y, xhat, inv };
+  }
   const hs = tensorMemory(h), gs = tensorMemory(gamma), bs = tensorMemory(beta);
   const ys = tensorMemory(y), xs = tensorMemory(xhat), is = tensorMemory(inv);
   // Row by row (the memory order), each column's sums in its own accumulator, in float64.
@@ -108,7 +157,9 @@ export function layerNormColumns(
 
 /**
  * The backward pass of {@linkcode layerNormColumns}: dh = (1/σ)·(dx̂ − mean(dx̂) − x̂·mean(dx̂·x̂)) with
- * dx̂ = γ·dy, the means over each column; and dγ, dβ summed over the batch.
+ * dx̂ = γ·dy, the means over each column; and dγ, dβ summed over the batch. On the WASM backend the kernel
+ * module's row_sums (dβ = Σ dy, dγ = Σ dy·x̂, rows split over the pool) and layer_norm_back_columns (dh, columns
+ * split), else the JavaScript below.
  */
 export function layerNormColumnsBackward(
   dy: tf.Tensor2D,
@@ -118,6 +169,38 @@ export function layerNormColumnsBackward(
   const [rows, columns] = dy.shape;
   const dh = emptyTensor<tf.Rank.R2>([rows, columns]);
   const dGamma = emptyTensor<tf.Rank.R2>([rows, 1]), dBeta = emptyTensor<tf.Rank.R2>([rows, 1]);
+  const pool = kernelPool();
+  if (pool) {
+    const [dyAt, xhatAt, invAt, gammaAt, dhAt] = [dy, saved.xhat, saved.inv, gamma, dh].map(tensorPointer);
+    const [dBetaAt, dGammaAt] = [dBeta, dGamma].map(tensorPointer);
+    pool.run(
+      "row_sums",
+      ranges(rows, threadsFor(pool, dy.size, rows)).map(([first, last]) => [
+        dyAt,
+        xhatAt,
+        dBetaAt,
+        dGammaAt,
+        columns,
+        first,
+        last,
+      ]),
+    );
+    pool.run(
+      "layer_norm_back_columns",
+      ranges(columns, threadsFor(pool, dy.size, Math.ceil(columns / 4)), 4).map(([c0, c1]) => [
+        dyAt,
+        xhatAt,
+        invAt,
+        gammaAt,
+        dhAt,
+        rows,
+        columns,
+        c0,
+        c1,
+      ]),
+    );
+    return { dh, dGamma, dBeta };
+  }
   const dys = tensorMemory(dy), xs = tensorMemory(saved.xhat), is = tensorMemory(saved.inv);
   const gs = tensorMemory(gamma), dhs = tensorMemory(dh), dgs = tensorMemory(dGamma), dbs = tensorMemory(dBeta);
   const meanD = new Float64Array(columns), meanDX = new Float64Array(columns);

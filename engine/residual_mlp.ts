@@ -11,7 +11,15 @@
  */
 import { tf } from "./tf.ts";
 import { product, sumOfProducts, transposedProduct } from "./products.ts";
-import { addBias, biasGelu, layerNormColumns, layerNormColumnsBackward, multiply, residualAdd } from "./column_ops.ts";
+import {
+  addBias,
+  biasGelu,
+  layerNormColumns,
+  layerNormColumnsBackward,
+  multiply,
+  residualAdd,
+  rowSums,
+} from "./column_ops.ts";
 import { fillRandomNormalTensors, type RandomNormalFill } from "./random_normal.ts";
 import {
   chunkRanges,
@@ -129,7 +137,7 @@ function weighted(layer: DenseLayer, x: tf.Tensor2D): tf.Tensor2D {
 
 /** The weight-chunk and bias gradients of a layer after the first, from dZ [out, batch] and its input x [in, batch]. */
 function denseGradients(layer: DenseLayer, dz: tf.Tensor2D, x: tf.Tensor2D): tf.Tensor[] {
-  return [...weightGradients(dz, rowChunks(x, layer.inputSize)), tf.sum(dz, 1, true)];
+  return [...weightGradients(dz, rowChunks(x, layer.inputSize)), rowSums(dz)];
 }
 
 /** The logits [1, batch] and everything the backward pass needs. */
@@ -178,7 +186,7 @@ export function residualTrainStep(net: ResidualNet, batch: InputBatch): StepResu
       dh = tf.add(dh, normBack.dh) as tf.Tensor2D;
       blockGrads[k] = [normBack.dGamma, normBack.dBeta, ...upGrads, ...downGrads];
     }
-    const inputGrads = [...batch.chunks.map((x) => product(dh, x)), tf.sum(dh, 1, true)];
+    const inputGrads = [...batch.chunks.map((x) => product(dh, x)), rowSums(dh)];
     const gradients = [
       ...inputGrads,
       ...blockGrads.flat(),
