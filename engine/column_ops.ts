@@ -4,7 +4,7 @@
  * backward pass, the residual add, a bias's gradient. As tfjs ops the same work took ~110 of a ~250 ms step
  * (214 kernel calls, each a pass over memory, and reductions over axis 0 that tfjs makes by transposing). On
  * the WASM backend GELU, LayerNorm and the row sums run as the kernel module's SIMD functions on the pool's
- * threads (gelu_source.ts, layer_norm_source.ts); the rest, and everything on the cpu backend, as plain loops
+ * threads (gelu_source.ts, column_ops_source.ts); the rest, and everything on the cpu backend, as plain loops
  * over the backend's buffers (tensorMemory).
  *
  * Every function allocates its outputs first and only then takes views of memory: an allocation can move the
@@ -29,26 +29,29 @@ export function biasGelu(z: tf.Tensor2D, bias: tf.Tensor2D): { a: tf.Tensor2D; d
     return { a, derivative };
   }
   const pointers = [z, bias, a, derivative].map(tensorPointer);
-  const threads = Math.min(pool.threads, rows);
-  pool.run(
-    "bias_gelu",
-    Array.from({ length: threads }, (_, t) => [
-      ...pointers,
-      rows,
-      columns,
-      Math.floor((rows * t) / threads),
-      Math.floor((rows * (t + 1)) / threads),
-    ]),
-  );
+  const threads = threadsFor(pool, z.size, rows);
+  pool.run("bias_gelu", ranges(rows, threads).map(([first, last]) => [...pointers, rows, columns, first, last]));
   return { a, derivative };
 }
 
-/** x ⊙ y, element by element. */
-export function multiply(x: tf.Tensor2D, y: tf.Tensor2D): tf.Tensor2D {
-  const out = emptyTensor<tf.Rank.R2>(x.shape);
-  const xs = tensorMemory(x), ys = tensorMemory(y), os = tensorMemory(out);
-  for (let i = 0; i < os.length; i++) os[i] = xs[i] * ys[i];
-  return out;
+/**
+ * x ⊙ y element by element, and the sums of its rows ([rows, 1]: the gradient of the bias of the layer whose dZ
+ * it is): the kernel module's multiply_rows on the pool, the same sums as {@linkcode rowSums} of the product.
+ */
+export function multiplyWithRowSums(x: tf.Tensor2D, y: tf.Tensor2D): { product: tf.Tensor2D; sums: tf.Tensor2D } {
+  const [rows, columns] = x.shape;
+  const product = emptyTensor<tf.Rank.R2>([rows, columns]);
+  const pool = kernelPool();
+  if (!pool) {
+    const xs = tensorMemory(x), ys = tensorMemory(y), os = tensorMemory(product);
+    for (let i = 0; i < os.length; i++) os[i] = xs[i] * ys[i];
+    return { product, sums: rowSums(product) };
+  }
+  const sums = emptyTensor<tf.Rank.R2>([rows, 1]);
+  const pointers = [x, y, product, sums].map(tensorPointer);
+  const threads = threadsFor(pool, x.size, rows);
+  pool.run("multiply_rows", ranges(rows, threads).map(([first, last]) => [...pointers, columns, first, last]));
+  return { product, sums };
 }
 
 /** h + z + b (b [rows, 1] added to every column): the residual stream after a block. */
@@ -109,7 +112,7 @@ export function rowSums(x: tf.Tensor2D): tf.Tensor2D {
 
 /**
  * LayerNorm of each column of h [features, batch]: y = γ·x̂ + β, with x̂ and 1/σ kept for the backward pass. On
- * the WASM backend the kernel module's layer_norm (layer_norm_source.ts: the same float64 arithmetic, four
+ * the WASM backend the kernel module's layer_norm (column_ops_source.ts: the same float64 arithmetic, four
  * columns at a time, columns split over the pool's threads), else the JavaScript below.
  */
 export function layerNormColumns(

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { initBackend, kernelPool, tf } from "./tf.ts";
-import { layerNormColumns, layerNormColumnsBackward, rowSums } from "./column_ops.ts";
+import { layerNormColumns, layerNormColumnsBackward, multiplyWithRowSums, rowSums } from "./column_ops.ts";
 import { seededRandom } from "../lib/mod.ts";
 
 // Two threads, so that the bigger shapes are split over the pool (by rows and by groups of four columns).
@@ -19,11 +19,12 @@ function outputs(rows: number, columns: number): Record<string, Float32Array> {
   const dy = tf.tensor2d(values(rows * columns, 1), [rows, columns]);
   const forward = layerNormColumns(h, gamma, beta, 1e-5);
   const backward = layerNormColumnsBackward(dy, forward, gamma);
-  const all = { ...forward, ...backward, sums: rowSums(dy) };
+  const { product, sums: productSums } = multiplyWithRowSums(dy, h);
+  const all = { ...forward, ...backward, sums: rowSums(dy), product, productSums };
   return Object.fromEntries(Object.entries(all).map(([name, t]) => [name, t.dataSync() as Float32Array]));
 }
 
-Deno.test("LayerNorm's SIMD kernels give the JavaScript's values: forward and dh bit for bit, dγ, dβ and row sums to float rounding", async () => {
+Deno.test("column ops' SIMD kernels give the JavaScript's values: LayerNorm, its dh and x ⊙ y bit for bit, dγ, dβ and row sums to float rounding", async () => {
   assert.equal(kernelPool()?.threads, 2);
   const kernels = SHAPES.map(([rows, columns]) => outputs(rows, columns));
   await tf.setBackend("cpu");
@@ -31,10 +32,10 @@ Deno.test("LayerNorm's SIMD kernels give the JavaScript's values: forward and dh
     assert.equal(kernelPool(), null, "the cpu backend runs the JavaScript loops");
     SHAPES.forEach(([rows, columns], s) => {
       const reference = outputs(rows, columns);
-      for (const name of ["y", "xhat", "inv", "dh"]) {
+      for (const name of ["y", "xhat", "inv", "dh", "product"]) {
         assert.deepEqual(kernels[s][name], reference[name], `${name} of ${rows}x${columns}`);
       }
-      for (const name of ["dGamma", "dBeta", "sums"]) {
+      for (const name of ["dGamma", "dBeta", "sums", "productSums"]) {
         const got = kernels[s][name], want = reference[name];
         for (let i = 0; i < want.length; i++) {
           // The kernel sums in float64; tfjs' sum (the cpu backend's bias gradient) in float32.

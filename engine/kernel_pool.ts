@@ -2,9 +2,9 @@
  * The engine's own kernels and the threads that run them, in tfjs-wasm's heap.
  *
  * One WebAssembly module holds the matrix products (gemm_source.ts, gemm_nt_source.ts), Adam
- * (adam_source.ts), GELU and LayerNorm (gelu_source.ts, layer_norm_source.ts) and the bench's probes; it is
- * compiled from its WAT text by wabt when the backend starts (~15 ms), with relaxed SIMD's fused multiply-add
- * where the engine has it. On
+ * (adam_source.ts), GELU, LayerNorm and column_ops.ts's other passes (gelu_source.ts, column_ops_source.ts) and
+ * the bench's probes; it is compiled from its WAT text by wabt when the backend starts (~15 ms), with relaxed
+ * SIMD's fused multiply-add where the engine has it. On
  * tfjs' threaded build the heap is shared memory, so helper threads
  * (node:worker_threads, unref'd so they never keep the process alive) instantiate
  * the same module over the same heap. A job runs on every thread at once, each with
@@ -19,7 +19,7 @@ import { gemmNtFunctions } from "./gemm_nt_source.ts";
 import { ADAM_FUNCTION, EMA_FUNCTION } from "./adam_source.ts";
 import { fillRandomNormal } from "./random_normal_source.ts";
 import { BIAS_GELU_FUNCTION } from "./gelu_source.ts";
-import { LAYER_NORM_FUNCTIONS } from "./layer_norm_source.ts";
+import { COLUMN_OPS_FUNCTIONS } from "./column_ops_source.ts";
 import { peakFunctions } from "./peak_source.ts";
 import { TRANSPOSE_FUNCTION } from "./transpose_source.ts";
 
@@ -42,7 +42,8 @@ export type Job =
   | "gemm_in_cache"
   | "layer_norm"
   | "layer_norm_back_columns"
-  | "row_sums";
+  | "row_sums"
+  | "multiply_rows";
 const JOBS: Job[] = [
   "gemm_nn",
   "gemm_tn",
@@ -59,6 +60,7 @@ const JOBS: Job[] = [
   "layer_norm",
   "layer_norm_back_columns",
   "row_sums",
+  "multiply_rows",
 ];
 /** The most arguments a job takes (gemm's 12 and the thread's scratch pointer). */
 const MAX_ARGUMENTS = 13;
@@ -160,7 +162,7 @@ export function kernelModuleSource(options: { fusedMultiplyAdd: boolean; sharedM
   const memory = `(import "env" "memory" (memory 1 65536${options.sharedMemory ? " shared" : ""}))`;
   const products = `${gemmFunctions(options.fusedMultiplyAdd)}\n${gemmNtFunctions(options.fusedMultiplyAdd)}`;
   const probes = peakFunctions(options.fusedMultiplyAdd);
-  return `(module\n  ${memory}\n${products}\n${ADAM_FUNCTION}\n${EMA_FUNCTION}\n${TRANSPOSE_FUNCTION}\n${BIAS_GELU_FUNCTION}\n${LAYER_NORM_FUNCTIONS}\n${probes}\n)\n`;
+  return `(module\n  ${memory}\n${products}\n${ADAM_FUNCTION}\n${EMA_FUNCTION}\n${TRANSPOSE_FUNCTION}\n${BIAS_GELU_FUNCTION}\n${COLUMN_OPS_FUNCTIONS}\n${probes}\n)\n`;
 }
 
 /** Compiles the kernels for `heap` and starts their helper threads. */
@@ -242,6 +244,7 @@ function jobTable(
     kernel("layer_norm"),
     kernel("layer_norm_back_columns"),
     kernel("row_sums"),
+    kernel("multiply_rows"),
   ];
 }
 

@@ -16,7 +16,7 @@ import {
   biasGelu,
   layerNormColumns,
   layerNormColumnsBackward,
-  multiply,
+  multiplyWithRowSums,
   residualAdd,
   rowSums,
 } from "./column_ops.ts";
@@ -135,9 +135,12 @@ function weighted(layer: DenseLayer, x: tf.Tensor2D): tf.Tensor2D {
   return sumOfProducts(layer.weights, rowChunks(x, layer.inputSize));
 }
 
-/** The weight-chunk and bias gradients of a layer after the first, from dZ [out, batch] and its input x [in, batch]. */
-function denseGradients(layer: DenseLayer, dz: tf.Tensor2D, x: tf.Tensor2D): tf.Tensor[] {
-  return [...weightGradients(dz, rowChunks(x, layer.inputSize)), rowSums(dz)];
+/**
+ * The weight-chunk and bias gradients of a layer after the first, from dZ [out, batch] and its input x [in,
+ * batch]; the bias's (dZ's row sums) given when a pass has already made it.
+ */
+function denseGradients(layer: DenseLayer, dz: tf.Tensor2D, x: tf.Tensor2D, biasGradient = rowSums(dz)): tf.Tensor[] {
+  return [...weightGradients(dz, rowChunks(x, layer.inputSize)), biasGradient];
 }
 
 /** The logits [1, batch] and everything the backward pass needs. */
@@ -180,9 +183,13 @@ export function residualTrainStep(net: ResidualNet, batch: InputBatch): StepResu
       const block = net.blocks[k], saved = blocks[k];
       // The residual branch receives dh as it is; the stream carries dh past it, plus what flows back through it.
       const downGrads = denseGradients(block.down, dh, saved.a);
-      const dz1 = multiply(transposedProduct(block.down.weights, dh), saved.derivative);
-      const upGrads = denseGradients(block.up, dz1, saved.norm.y);
-      const normBack = layerNormColumnsBackward(transposedProduct(block.up.weights, dz1), saved.norm, block.norm.gamma);
+      const dz1 = multiplyWithRowSums(transposedProduct(block.down.weights, dh), saved.derivative);
+      const upGrads = denseGradients(block.up, dz1.product, saved.norm.y, dz1.sums);
+      const normBack = layerNormColumnsBackward(
+        transposedProduct(block.up.weights, dz1.product),
+        saved.norm,
+        block.norm.gamma,
+      );
       dh = tf.add(dh, normBack.dh) as tf.Tensor2D;
       blockGrads[k] = [normBack.dGamma, normBack.dBeta, ...upGrads, ...downGrads];
     }

@@ -1,7 +1,8 @@
 /**
- * The WAT of LayerNorm over the columns of a [features, batch] activation and of its backward pass, in the kernel
- * module; column_ops.ts drives them on the kernel pool (and keeps the same loops in JavaScript for the cpu
- * backend).
+ * The WAT of column_ops.ts's passes that run in the kernel module: LayerNorm over the columns of a [features,
+ * batch] activation and its backward pass, sums along rows (a bias's gradient, LayerNorm's dγ and dβ), and a
+ * product element by element with its rows' sums (the GELU's backward pass and its bias gradient). column_ops.ts
+ * drives them on the kernel pool (and keeps the same loops in JavaScript for the cpu backend).
  *
  * They compute what column_ops.ts's JavaScript computes, in the same order and precision: each column's sums in
  * float64, row after row; x̂ and y in float64 from the float32 inputs and the stored float32 1/σ, rounded once when
@@ -213,10 +214,6 @@ function rowSumsFunction(): string {
           (local.set $b1 (f64x2.add (local.get $b1) (f64x2.mul ${high("(local.get $v)")} ${
     high("(local.get $w)")
   })))))`;
-  const total = (a0: string, a1: string) => {
-    const pair = `(f64x2.add (local.get ${a0}) (local.get ${a1}))`;
-    return `(f32.demote_f64 (f64.add (f64x2.extract_lane 0 ${pair}) (f64x2.extract_lane 1 ${pair})))`;
-  };
   return `
   (func (export "row_sums") (param $x i32) (param $y i32) (param $sums i32) (param $products i32)
     (param $columns i32) (param $first i32) (param $last i32)
@@ -238,13 +235,63 @@ function rowSumsFunction(): string {
         (br_if $ones_done (i32.ge_u (local.get $p) (local.get $end)))${lanes(false)}
         (local.set $p (i32.add (local.get $p) (i32.const 4)))
         (br $ones)))
-      (f32.store (i32.add (local.get $sums) (i32.shl (local.get $row) (i32.const 2))) ${total("$a0", "$a1")})
+      (f32.store (i32.add (local.get $sums) (i32.shl (local.get $row) (i32.const 2))) ${rowTotal("$a0", "$a1")})
       (if (local.get $y) (then
-        (f32.store (i32.add (local.get $products) (i32.shl (local.get $row) (i32.const 2))) ${total("$b0", "$b1")})))
+        (f32.store (i32.add (local.get $products) (i32.shl (local.get $row) (i32.const 2))) ${rowTotal("$b0", "$b1")})))
       (local.set $row (i32.add (local.get $row) (i32.const 1)))
       (br $rows)))
   )`;
 }
 
-/** The three functions' WAT, for the kernel module. */
-export const LAYER_NORM_FUNCTIONS = `${layerNormFunction()}\n${backwardColumnsFunction()}\n${rowSumsFunction()}`;
+/**
+ * `multiply_rows(x, y, out, sums, columns, first, last)`: for rows [first, last), out = x ⊙ y and sums[r] = Σ_c
+ * out[r][c], the float32 products summed in float64 as row_sums sums them.
+ */
+function multiplyRowsFunction(): string {
+  const lanes = (four: boolean) => `
+        (local.set $v (f32x4.mul ${load(four, "(local.get $p)")} ${
+    load(four, "(i32.add (local.get $p) (local.get $dy))")
+  }))
+        ${store(four, "(i32.add (local.get $p) (local.get $dout))", "(local.get $v)")}
+        (local.set $a0 (f64x2.add (local.get $a0) ${low("(local.get $v)")}))
+        (local.set $a1 (f64x2.add (local.get $a1) ${high("(local.get $v)")}))`;
+  return `
+  (func (export "multiply_rows") (param $x i32) (param $y i32) (param $out i32) (param $sums i32)
+    (param $columns i32) (param $first i32) (param $last i32)
+    (local $row i32) (local $p i32) (local $end i32) (local $dy i32) (local $dout i32)
+    (local $v v128) (local $a0 v128) (local $a1 v128)
+    (local.set $dy (i32.sub (local.get $y) (local.get $x)))
+    (local.set $dout (i32.sub (local.get $out) (local.get $x)))
+    (local.set $row (local.get $first))
+    (block $rows_done (loop $rows
+      (br_if $rows_done (i32.ge_u (local.get $row) (local.get $last)))
+      (local.set $p (i32.add (local.get $x) (i32.shl (i32.mul (local.get $row) (local.get $columns)) (i32.const 2))))
+      (local.set $end (i32.add (local.get $p) (i32.shl (local.get $columns) (i32.const 2))))
+      (local.set $a0 (f64x2.splat (f64.const 0))) (local.set $a1 (f64x2.splat (f64.const 0)))
+      (block $fours_done (loop $fours
+        (br_if $fours_done (i32.gt_u (i32.add (local.get $p) (i32.const 16)) (local.get $end)))${lanes(true)}
+        (local.set $p (i32.add (local.get $p) (i32.const 16)))
+        (br $fours)))
+      (block $ones_done (loop $ones
+        (br_if $ones_done (i32.ge_u (local.get $p) (local.get $end)))${lanes(false)}
+        (local.set $p (i32.add (local.get $p) (i32.const 4)))
+        (br $ones)))
+      (f32.store (i32.add (local.get $sums) (i32.shl (local.get $row) (i32.const 2))) ${rowTotal("$a0", "$a1")})
+      (local.set $row (i32.add (local.get $row) (i32.const 1)))
+      (br $rows)))
+  )`;
+}
+
+/** The sum of a row's two float64x2 partial sums, rounded to float32. */
+function rowTotal(a0: string, a1: string): string {
+  const pair = `(f64x2.add (local.get ${a0}) (local.get ${a1}))`;
+  return `(f32.demote_f64 (f64.add (f64x2.extract_lane 0 ${pair}) (f64x2.extract_lane 1 ${pair})))`;
+}
+
+/** The functions' WAT, for the kernel module. */
+export const COLUMN_OPS_FUNCTIONS = [
+  layerNormFunction(),
+  backwardColumnsFunction(),
+  rowSumsFunction(),
+  multiplyRowsFunction(),
+].join("\n");
