@@ -160,7 +160,8 @@ export function layerNormColumns(
 
 /**
  * The backward pass of {@linkcode layerNormColumns}: dh = (1/σ)·(dx̂ − mean(dx̂) − x̂·mean(dx̂·x̂)) with
- * dx̂ = γ·dy, the means over each column; and dγ, dβ summed over the batch. On the WASM backend the kernel
+ * dx̂ = γ·dy, the means over each column, plus `residual` when given (the gradient that reached the LayerNorm's
+ * input along the residual stream); and dγ, dβ summed over the batch. On the WASM backend the kernel
  * module's row_sums (dβ = Σ dy, dγ = Σ dy·x̂, rows split over the pool) and layer_norm_back_columns (dh, columns
  * split), else the JavaScript below.
  */
@@ -168,6 +169,7 @@ export function layerNormColumnsBackward(
   dy: tf.Tensor2D,
   saved: { xhat: tf.Tensor2D; inv: tf.Tensor2D },
   gamma: tf.Tensor2D,
+  residual?: tf.Tensor2D,
 ): { dh: tf.Tensor2D; dGamma: tf.Tensor2D; dBeta: tf.Tensor2D } {
   const [rows, columns] = dy.shape;
   const dh = emptyTensor<tf.Rank.R2>([rows, columns]);
@@ -200,6 +202,7 @@ export function layerNormColumnsBackward(
         columns,
         c0,
         c1,
+        residual ? tensorPointer(residual) : 0,
       ]),
     );
     return { dh, dGamma, dBeta };
@@ -229,6 +232,10 @@ export function layerNormColumnsBackward(
     for (let c = 0, i = r * columns; c < columns; c++, i++) {
       dhs[i] = is[c] * (g * dys[i] - meanD[c] - xs[i] * meanDX[c]);
     }
+  }
+  if (residual) {
+    const rs = tensorMemory(residual);
+    for (let i = 0; i < dhs.length; i++) dhs[i] = rs[i] + dhs[i];
   }
   return { dh, dGamma, dBeta };
 }

@@ -133,8 +133,9 @@ function layerNormFunction(): string {
 }
 
 /**
- * `layer_norm_back_columns(dy, xhat, inv, gamma, dh, rows, columns, c0, c1)`: for columns [c0, c1),
- * dh = inv·(γ·dy − mean(γ·dy) − x̂·mean(γ·dy·x̂)), the means over each column.
+ * `layer_norm_back_columns(dy, xhat, inv, gamma, dh, rows, columns, c0, c1, residual)`: for columns [c0, c1),
+ * dh = inv·(γ·dy − mean(γ·dy) − x̂·mean(γ·dy·x̂)), the means over each column, plus (float32) the gradient
+ * arriving along the residual stream when `residual` is not 0.
  */
 function backwardColumnsFunction(): string {
   const group = (four: boolean) => {
@@ -170,20 +171,21 @@ function backwardColumnsFunction(): string {
           (local.set $x0 (f64x2.sub (f64x2.mul (local.get $g) ${low("(local.get $v)")}) (local.get $a0)))
           (local.set $x1 (f64x2.sub (f64x2.mul (local.get $g) ${high("(local.get $v)")}) (local.get $a1)))
           (local.set $v ${xhat})
-          ${
-          store(
-            four,
-            "(i32.sub (i32.add (local.get $dh) (local.get $q)) (local.get $xhat))",
-            demote(
-              `(f64x2.mul (local.get $i0) (f64x2.sub (local.get $x0) (f64x2.mul ${
-                low("(local.get $v)")
-              } (local.get $b0))))`,
-              `(f64x2.mul (local.get $i1) (f64x2.sub (local.get $x1) (f64x2.mul ${
-                high("(local.get $v)")
-              } (local.get $b1))))`,
-            ),
+          (local.set $w ${
+          demote(
+            `(f64x2.mul (local.get $i0) (f64x2.sub (local.get $x0) (f64x2.mul ${
+              low("(local.get $v)")
+            } (local.get $b0))))`,
+            `(f64x2.mul (local.get $i1) (f64x2.sub (local.get $x1) (f64x2.mul ${
+              high("(local.get $v)")
+            } (local.get $b1))))`,
           )
-        }`,
+        })
+          (if (local.get $residual) (then (local.set $w (f32x4.add
+            ${
+          load(four, "(i32.sub (i32.add (local.get $residual) (local.get $q)) (local.get $xhat))")
+        } (local.get $w)))))
+          ${store(four, "(i32.sub (i32.add (local.get $dh) (local.get $q)) (local.get $xhat))", "(local.get $w)")}`,
         "$dy",
         "$xhat",
       )
@@ -193,8 +195,8 @@ function backwardColumnsFunction(): string {
   };
   return `
   (func (export "layer_norm_back_columns") (param $dy i32) (param $xhat i32) (param $inv i32) (param $gamma i32)
-    (param $dh i32) (param $rows i32) (param $columns i32) (param $c0 i32) (param $c1 i32)
-    ${COLUMN_LOCALS}${overColumnGroups(group)}
+    (param $dh i32) (param $rows i32) (param $columns i32) (param $c0 i32) (param $c1 i32) (param $residual i32)
+    ${COLUMN_LOCALS} (local $w v128)${overColumnGroups(group)}
   )`;
 }
 

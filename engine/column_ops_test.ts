@@ -20,11 +20,12 @@ function outputs(rows: number, columns: number): Record<string, Float32Array> {
   const forward = layerNormColumns(h, gamma, beta, 1e-5);
   const backward = layerNormColumnsBackward(dy, forward, gamma);
   const { product, sums: productSums } = multiplyWithRowSums(dy, h);
-  const all = { ...forward, ...backward, sums: rowSums(dy), product, productSums };
+  const dhPlusResidual = layerNormColumnsBackward(dy, forward, gamma, h).dh;
+  const all = { ...forward, ...backward, dhPlusResidual, sums: rowSums(dy), product, productSums };
   return Object.fromEntries(Object.entries(all).map(([name, t]) => [name, t.dataSync() as Float32Array]));
 }
 
-Deno.test("column ops' SIMD kernels give the JavaScript's values: LayerNorm, its dh and x ⊙ y bit for bit, dγ, dβ and row sums to float rounding", async () => {
+Deno.test("column ops' SIMD kernels give the JavaScript's values: LayerNorm, its dh (plus a residual) and x ⊙ y bit for bit, dγ, dβ and row sums to float rounding", async () => {
   assert.equal(kernelPool()?.threads, 2);
   const kernels = SHAPES.map(([rows, columns]) => outputs(rows, columns));
   await tf.setBackend("cpu");
@@ -32,7 +33,7 @@ Deno.test("column ops' SIMD kernels give the JavaScript's values: LayerNorm, its
     assert.equal(kernelPool(), null, "the cpu backend runs the JavaScript loops");
     SHAPES.forEach(([rows, columns], s) => {
       const reference = outputs(rows, columns);
-      for (const name of ["y", "xhat", "inv", "dh", "product"]) {
+      for (const name of ["y", "xhat", "inv", "dh", "dhPlusResidual", "product"]) {
         assert.deepEqual(kernels[s][name], reference[name], `${name} of ${rows}x${columns}`);
       }
       for (const name of ["dGamma", "dBeta", "sums", "productSums"]) {

@@ -189,8 +189,9 @@ export function residualTrainStep(net: ResidualNet, batch: InputBatch): StepResu
         transposedProduct(block.up.weights, dz1.product),
         saved.norm,
         block.norm.gamma,
+        dh,
       );
-      dh = tf.add(dh, normBack.dh) as tf.Tensor2D;
+      dh = normBack.dh;
       blockGrads[k] = [normBack.dGamma, normBack.dBeta, ...upGrads, ...downGrads];
     }
     const inputGrads = [...batch.chunks.map((x) => product(dh, x)), rowSums(dh)];
