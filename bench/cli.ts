@@ -10,7 +10,7 @@ import { defineCommand, runCli, UsageError } from "../lib/mod.ts";
 /** The benchmarks, in the order they run. */
 export const BENCHES = {
   preprocess: "preprocessing images/s, beside an OpenCV loop and sharp's decode alone",
-  train: "training steps (samples/s) of part1 and part3 at several batch sizes, beside PyTorch",
+  train: "training steps (samples/s) of part1, part3 and the residual MLP at several batch sizes, beside PyTorch",
   epochs: "whole training epochs through train(), beside a PyTorch user's loop",
   infer: "inference latency and throughput, and whole classify commands beside PyTorch + OpenCV",
 } as const;

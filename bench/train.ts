@@ -1,15 +1,15 @@
 /**
- * Training speed: samples/s of part1 and part3 steps on synthetic batches of the
- * real input size (51,529), split into input upload, forward+backward and
- * optimizer time, with peak memory. Part of `deno task bench`.
+ * Training speed: samples/s of part1, part3 (51,529 inputs) and residual-MLP (3,072) steps on synthetic batches,
+ * split into input upload, each kind of product (GFLOP/s against the machine's WASM ceilings, engine/ceilings.ts),
+ * the optimizer (GB/s) and the rest, with peak memory. Part of `deno task bench`.
  *
- * When a python3 on the machine can import torch, the same step also runs in PyTorch with the same
- * number of threads, twice over: with glibc told to keep freed memory (how PyTorch users on CPU run it;
- * without, this VM hands each step's big buffers back to the kernel and PyTorch runs 4-5x slower) and
- * as installed. Each figure is the median of `--repeats` runs, ours and the peers' taking turns, and our ratio
- * to each peer is the median of the runs' own ratios (each run's against the peer's run beside it).
+ * When a python3 on the machine can import torch, the same step also runs in PyTorch with the same number of
+ * threads, three ways: fully tuned (glibc keeping freed memory and OpenMP's threads sleeping rather than spinning,
+ * as its CPU users run it), with the memory setting alone, and as installed; and PyTorch's own products for the
+ * step are timed alone. Each figure is the median of `--repeats` runs, ours and the peers' taking turns, and our
+ * ratio to each peer is the median of the runs' own ratios (each run's against the peer's run beside it).
  *
- * `--models part1,part3 --batch 32,64,128 --steps-part1 200 --steps-part3 10 --repeats 3`
+ * `--models part1,part3,resmlp --batch 32,64,128 --steps-part1 200 --steps-part3 10 --threads 1,2 --repeats 3`
  * @module
  */
 import { fileURLToPath } from "node:url";
