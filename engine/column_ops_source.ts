@@ -201,6 +201,34 @@ function backwardColumnsFunction(): string {
 }
 
 /**
+ * The loop over rows [$first, $last) of x [rows, columns] that both row kernels share: per row, `start`, then
+ * `lanes(four)` at each group of four values ($p pointing at it) and at each of the 1-3 left, then `finish`.
+ */
+const overRowsOfX = (start: string, lanes: (four: boolean) => string, finish: string) => `
+    (local.set $row (local.get $first))
+    (block $rows_done (loop $rows
+      (br_if $rows_done (i32.ge_u (local.get $row) (local.get $last)))
+      (local.set $p (i32.add (local.get $x) (i32.shl (i32.mul (local.get $row) (local.get $columns)) (i32.const 2))))
+      (local.set $end (i32.add (local.get $p) (i32.shl (local.get $columns) (i32.const 2))))
+      ${start}
+      (block $fours_done (loop $fours
+        (br_if $fours_done (i32.gt_u (i32.add (local.get $p) (i32.const 16)) (local.get $end)))${lanes(true)}
+        (local.set $p (i32.add (local.get $p) (i32.const 16)))
+        (br $fours)))
+      (block $ones_done (loop $ones
+        (br_if $ones_done (i32.ge_u (local.get $p) (local.get $end)))${lanes(false)}
+        (local.set $p (i32.add (local.get $p) (i32.const 4)))
+        (br $ones)))
+      ${finish}
+      (local.set $row (i32.add (local.get $row) (i32.const 1)))
+      (br $rows)))`;
+
+/** The float64 sums in $a0 and $a1 (and $b0, $b1 when `both`) set to zero. */
+const zeroSums = (both: boolean) =>
+  `(local.set $a0 (f64x2.splat (f64.const 0))) (local.set $a1 (f64x2.splat (f64.const 0)))` +
+  (both ? ` (local.set $b0 (f64x2.splat (f64.const 0))) (local.set $b1 (f64x2.splat (f64.const 0)))` : "");
+
+/**
  * `row_sums(x, y, sums, products, columns, first, last)`: for rows [first, last) of x [rows, columns], sums[r] =
  * Σ_c x[r][c] and, when `y` is not 0, products[r] = Σ_c x[r][c]·y[r][c] (float64 sums, rounded when stored):
  * the bias and LayerNorm-β gradients (Σ dz, Σ dy) and LayerNorm's γ gradient (Σ dy·x̂).
@@ -221,27 +249,17 @@ function rowSumsFunction(): string {
     (param $columns i32) (param $first i32) (param $last i32)
     (local $row i32) (local $p i32) (local $end i32) (local $offset i32)
     (local $v v128) (local $w v128) (local $a0 v128) (local $a1 v128) (local $b0 v128) (local $b1 v128)
-    (local.set $offset (i32.sub (local.get $y) (local.get $x)))
-    (local.set $row (local.get $first))
-    (block $rows_done (loop $rows
-      (br_if $rows_done (i32.ge_u (local.get $row) (local.get $last)))
-      (local.set $p (i32.add (local.get $x) (i32.shl (i32.mul (local.get $row) (local.get $columns)) (i32.const 2))))
-      (local.set $end (i32.add (local.get $p) (i32.shl (local.get $columns) (i32.const 2))))
-      (local.set $a0 (f64x2.splat (f64.const 0))) (local.set $a1 (f64x2.splat (f64.const 0)))
-      (local.set $b0 (f64x2.splat (f64.const 0))) (local.set $b1 (f64x2.splat (f64.const 0)))
-      (block $fours_done (loop $fours
-        (br_if $fours_done (i32.gt_u (i32.add (local.get $p) (i32.const 16)) (local.get $end)))${lanes(true)}
-        (local.set $p (i32.add (local.get $p) (i32.const 16)))
-        (br $fours)))
-      (block $ones_done (loop $ones
-        (br_if $ones_done (i32.ge_u (local.get $p) (local.get $end)))${lanes(false)}
-        (local.set $p (i32.add (local.get $p) (i32.const 4)))
-        (br $ones)))
-      (f32.store (i32.add (local.get $sums) (i32.shl (local.get $row) (i32.const 2))) ${rowTotal("$a0", "$a1")})
+    (local.set $offset (i32.sub (local.get $y) (local.get $x)))${
+    overRowsOfX(
+      zeroSums(true),
+      lanes,
+      `(f32.store (i32.add (local.get $sums) (i32.shl (local.get $row) (i32.const 2))) ${rowTotal("$a0", "$a1")})
       (if (local.get $y) (then
-        (f32.store (i32.add (local.get $products) (i32.shl (local.get $row) (i32.const 2))) ${rowTotal("$b0", "$b1")})))
-      (local.set $row (i32.add (local.get $row) (i32.const 1)))
-      (br $rows)))
+        (f32.store (i32.add (local.get $products) (i32.shl (local.get $row) (i32.const 2))) ${
+        rowTotal("$b0", "$b1")
+      })))`,
+    )
+  }
   )`;
 }
 
@@ -263,24 +281,13 @@ function multiplyRowsFunction(): string {
     (local $row i32) (local $p i32) (local $end i32) (local $dy i32) (local $dout i32)
     (local $v v128) (local $a0 v128) (local $a1 v128)
     (local.set $dy (i32.sub (local.get $y) (local.get $x)))
-    (local.set $dout (i32.sub (local.get $out) (local.get $x)))
-    (local.set $row (local.get $first))
-    (block $rows_done (loop $rows
-      (br_if $rows_done (i32.ge_u (local.get $row) (local.get $last)))
-      (local.set $p (i32.add (local.get $x) (i32.shl (i32.mul (local.get $row) (local.get $columns)) (i32.const 2))))
-      (local.set $end (i32.add (local.get $p) (i32.shl (local.get $columns) (i32.const 2))))
-      (local.set $a0 (f64x2.splat (f64.const 0))) (local.set $a1 (f64x2.splat (f64.const 0)))
-      (block $fours_done (loop $fours
-        (br_if $fours_done (i32.gt_u (i32.add (local.get $p) (i32.const 16)) (local.get $end)))${lanes(true)}
-        (local.set $p (i32.add (local.get $p) (i32.const 16)))
-        (br $fours)))
-      (block $ones_done (loop $ones
-        (br_if $ones_done (i32.ge_u (local.get $p) (local.get $end)))${lanes(false)}
-        (local.set $p (i32.add (local.get $p) (i32.const 4)))
-        (br $ones)))
-      (f32.store (i32.add (local.get $sums) (i32.shl (local.get $row) (i32.const 2))) ${rowTotal("$a0", "$a1")})
-      (local.set $row (i32.add (local.get $row) (i32.const 1)))
-      (br $rows)))
+    (local.set $dout (i32.sub (local.get $out) (local.get $x)))${
+    overRowsOfX(
+      zeroSums(false),
+      lanes,
+      `(f32.store (i32.add (local.get $sums) (i32.shl (local.get $row) (i32.const 2))) ${rowTotal("$a0", "$a1")})`,
+    )
+  }
   )`;
 }
 
