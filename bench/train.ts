@@ -339,7 +339,9 @@ async function benchThreads(
       if (sgemm && ceilings) {
         const gflops = Number(sgemm[0]);
         console.log(
-          `    PyTorch's own products for this step (torch.mm, OpenBLAS, best of 5): ${gflops.toFixed(1)} GFLOP/s = ` +
+          `    PyTorch's own products for this step (torch.mm, OpenBLAS, fully tuned, best of 5): ${
+            gflops.toFixed(1)
+          } GFLOP/s = ` +
             `${(gflops / ceilings.fma.allThreads).toFixed(2)}x the WASM multiply-add ceiling`,
         );
       }

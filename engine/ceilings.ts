@@ -42,9 +42,9 @@ export function measureCeilings(repeats = 3): Ceilings | null {
   if (!pool || !heap) return null;
   const all = pool.threads;
   const { m, n, k } = IN_CACHE_PRODUCT;
-  // The product's A and B, shared by the threads, and a C each, at the start of the streams' buffer.
+  // The product's A and B, shared by the threads, and a C each (a few KiB), at the start of the streams' buffer.
   const floats = m * k + k * n + all * m * n;
-  const pointer = heap.malloc(Math.max(STREAM_BYTES, 4 * floats));
+  const pointer = heap.malloc(STREAM_BYTES);
   if (pointer === 0) throw new RangeError("the WASM heap is full: no room to measure its bandwidth");
   try {
     new Uint8Array(heap.memory.buffer, pointer, STREAM_BYTES).fill(0); // touch every page first

@@ -11,7 +11,7 @@ import {
   tf,
   trainStep,
 } from "../engine/mod.ts";
-import { loadLayersModel, readModelFiles, saveLayersModel } from "../model/mod.ts";
+import { loadLayersModel, type ModelMetadata, readModelFiles, saveLayersModel } from "../model/mod.ts";
 import { DEFAULT_PREPROCESS } from "../pipeline/mod.ts";
 import { toLayersModel } from "../train/mod.ts";
 import { seededRandom } from "../lib/mod.ts";
@@ -61,18 +61,23 @@ async function assertSameAnswers(dir: string, net: Mlp, original: Mlp, seed: num
   return { records, viaLayers };
 }
 
+/** Saves `layers` as the tests' 72×72 gray model of INPUTS values, with `architecture` in its metadata. */
+function saveTestModel(dir: string, layers: tf.LayersModel, architecture: ModelMetadata["architecture"]) {
+  return saveLayersModel(dir, layers, {
+    inputSize: INPUTS,
+    classes: ["not_dog", "dog"],
+    preprocess: { ...DEFAULT_PREPROCESS, size: 72 },
+    standardize: null,
+    architecture,
+  });
+}
+
 for (const batchNorm of [false, true]) {
   Deno.test(`netFromModelFiles() answers as tfjs-layers and the original net do (BatchNorm ${batchNorm})`, async () => {
     const dir = await Deno.makeTempDir({ prefix: "net_test" });
     const original = trainedNet(batchNorm);
     const layers = toLayersModel(original);
-    await saveLayersModel(dir, layers, {
-      inputSize: INPUTS,
-      classes: ["not_dog", "dog"],
-      preprocess: { ...DEFAULT_PREPROCESS, size: 72 },
-      standardize: null,
-      architecture: { model: "custom", hidden: original.spec.hidden, batchNorm, dropout: 0 },
-    });
+    await saveTestModel(dir, layers, { model: "custom", hidden: original.spec.hidden, batchNorm, dropout: 0 });
     layers.dispose();
     const net = netFromModelFiles(await readModelFiles(dir))!;
     assert.ok(net, "the project's own chain goes on the engine");
@@ -124,13 +129,7 @@ Deno.test("netFromModelFiles() puts the residual MLP on the engine, answering as
   for (const block of net0.blocks) tensors.push(block.norm.gamma, block.norm.beta, block.up.bias!, block.down.bias!);
   for (const t of tensors) tensorMemory(t).set(Float32Array.from({ length: t.size }, () => random() - 0.5));
   const layers = toLayersModel(original);
-  await saveLayersModel(dir, layers, {
-    inputSize: INPUTS,
-    classes: ["not_dog", "dog"],
-    preprocess: { ...DEFAULT_PREPROCESS, size: 72 },
-    standardize: null,
-    architecture: { model: "resmlp", hidden: [], batchNorm: false, dropout: 0, residual },
-  });
+  await saveTestModel(dir, layers, { model: "resmlp", hidden: [], batchNorm: false, dropout: 0, residual });
   layers.dispose();
   const net = netFromModelFiles(await readModelFiles(dir));
   assert.ok(net?.residual, "the project's residual MLP goes on the engine");
