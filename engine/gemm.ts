@@ -39,7 +39,7 @@ export interface MatrixProduct {
   accumulate: boolean;
 }
 
-/** Products smaller than this (multiply-adds) run on the calling thread alone: waking a helper costs ~15 µs. */
+/** Products smaller than this (multiply-adds) run on the calling thread alone: handing part of it to a helper costs 2-5 µs. */
 const SPLIT_THRESHOLD = 1 << 19;
 
 /** One product as {@linkcode logProducts} records it. */

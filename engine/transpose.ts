@@ -5,7 +5,7 @@
  */
 import { kernelPool, tensorPointer, tf, uninitializedTensor } from "./tf.ts";
 
-/** Below this many values one thread transposes alone: waking a helper costs ~15 µs. */
+/** Below this many values one thread transposes alone: handing part of it to a helper costs 2-5 µs. */
 const SPLIT_THRESHOLD = 1 << 16;
 
 /** xᵀ: [columns, rows] from x [rows, columns]. */
