@@ -20,9 +20,11 @@ import {
   describeBackend,
   disposeMlp,
   initBackend,
+  kernelPool,
   logProducts,
   measureCeilings,
   parameters,
+  type PoolTimings,
   type ProductRecord,
   stopBackendThreads,
   tf,
@@ -53,6 +55,11 @@ export interface TrainBenchResult {
   split: StepSplit;
   /** Bytes the optimizer reads and writes per step. */
   optimizerBytes: number;
+  /**
+   * Per step, the jobs split over the pool's threads: their time from hand-out to the last part's end, and each
+   * thread's time in its own parts (null on one thread).
+   */
+  threads: PoolTimings | null;
 }
 
 /** The engine's products of one step by role, and what is left of forward/backward. */
@@ -137,7 +144,10 @@ export function benchTrainStep(
   const totals = { input: 0, forwardBackward: 0, optimizer: 0 };
   let peak = 0;
   const products: ProductRecord[] = [];
+  const pool = kernelPool();
+  let timings = pool?.timings();
   for (let step = 0; step < steps + 2; step++) {
+    if (step === 2) timings = pool?.timings();
     logProducts(step >= 2 ? products : null);
     const t0 = performance.now();
     const chunks = ranges.map(([a, b]) =>
@@ -160,6 +170,13 @@ export function benchTrainStep(
       totals.optimizer += t3 - t2;
     }
   }
+  const after = pool?.timings();
+  const threads = pool && pool.threads > 1 && timings && after
+    ? {
+      splitMs: (after.splitMs - timings.splitMs) / steps,
+      busyMs: after.busyMs.map((ms, t) => (ms - timings!.busyMs[t]) / steps),
+    }
+    : null;
   // Adam and AdamW read weight, gradient and both moments and write back weight and moments: 7 floats each.
   const optimizerBytes = 7 * 4 * parameters(mlp).reduce((n, p) => n + p.tensor.size, 0);
   optimizer.dispose();
@@ -180,6 +197,7 @@ export function benchTrainStep(
     productFlops: stepProductFlops(mlp.layers, batchSize),
     split: splitProducts(products, batchSize, steps, totals.forwardBackward / steps),
     optimizerBytes,
+    threads,
   };
 }
 
@@ -414,5 +432,16 @@ function describeSplit(r: TrainBenchResult, ceilings: Ceilings): string {
     `in-place updates); outside the products ${
       split.restMs.toFixed(1)
     } ms (element-wise passes, transposes, bookkeeping) ` +
-    `and data ${r.ms.input.toFixed(1)} ms: ${(100 * (split.restMs + r.ms.input) / r.ms.total).toFixed(0)}% of the step`;
+    `and data ${r.ms.input.toFixed(1)} ms: ${
+      (100 * (split.restMs + r.ms.input) / r.ms.total).toFixed(0)
+    }% of the step` +
+    (r.threads ? `\n      ${describeThreads(r.threads)}` : "");
+}
+
+/** How long the threads waited for each other in the jobs split over them (a static split waits for the slower). */
+function describeThreads({ splitMs, busyMs }: PoolTimings): string {
+  const waiting = busyMs.reduce((sum, busy) => sum + Math.max(0, splitMs - busy), 0);
+  return `threads: the jobs split over ${busyMs.length} threads took ${splitMs.toFixed(1)} ms a step, each thread ` +
+    `working ${busyMs.map((ms) => ms.toFixed(1)).join(" / ")} ms of it: ${waiting.toFixed(1)} thread-ms waiting ` +
+    `for the other (${(100 * waiting / (splitMs * busyMs.length)).toFixed(0)}% of their time in them)`;
 }

@@ -66,36 +66,77 @@ export function logProducts(log: ProductRecord[] | null): void {
   productLog = log;
 }
 
+/**
+ * Each thread's share of a product's rows (or columns), the calling thread's first: an exponential average of
+ * how fast each ran its band of the products before. Equal bands kept the threads waiting for each other 9-10%
+ * of their time in a residual-MLP step: the calling thread, which also runs the step's JavaScript, ran its
+ * band ~10% slower than its helper did, and a shared host slows either core for seconds at a time. Where a
+ * band starts changes no result: each element of C is one thread's sum, in the same order.
+ */
+let shares: number[] = [];
+/** Weight of the latest product in the average. */
+const SHARE_RATE = 0.2;
+
 /** Computes one product on `pool`, split into bands of rows (or of columns when there are few rows). */
 export function runProduct(pool: KernelPool, p: MatrixProduct): void {
   const start = productLog ? performance.now() : 0;
-  pool.run(`gemm_${p.layout}`, bands(p, pool.threads).map((band, t) => argumentsOf(band, pool.scratch[t])));
+  if (shares.length !== pool.threads) shares = Array(pool.threads).fill(1 / pool.threads);
+  const parts = productBands(p, shares);
+  const ms = pool.run(`gemm_${p.layout}`, parts.map((band) => argumentsOf(band.product, pool.scratch[band.thread])));
   productLog?.push({ layout: p.layout, m: p.m, n: p.n, k: p.k, ms: performance.now() - start });
+  if (parts.length === shares.length) learnShares(parts.map((band, t) => band.size / ms[t]));
 }
 
-/** The product cut into one band per thread that gets work. */
-function bands(p: MatrixProduct, threads: number): MatrixProduct[] {
-  if (threads === 1 || p.m * p.n * p.k < SPLIT_THRESHOLD) return [p];
-  const out: MatrixProduct[] = [];
+/** Moves the shares toward the threads' latest rates (rows or columns per ms). */
+function learnShares(rates: number[]): void {
+  // A part too quick to time (or a thread that got none) says nothing about its thread.
+  if (!rates.every((rate) => Number.isFinite(rate) && rate > 0)) return;
+  const total = rates.reduce((a, b) => a + b);
+  shares = shares.map((share, t) => (1 - SHARE_RATE) * share + SHARE_RATE * rates[t] / total);
+}
+
+/** One thread's band of a product: the product it computes and how many rows or columns it has. */
+export interface Band {
+  product: MatrixProduct;
+  thread: number;
+  size: number;
+}
+
+/**
+ * The product cut into one band per thread that gets work (`shares`: each thread's fraction, summing to 1),
+ * rows in whole tiles; small products stay whole on the calling thread.
+ */
+export function productBands(p: MatrixProduct, shares: number[]): Band[] {
+  const threads = shares.length;
+  if (threads === 1 || p.m * p.n * p.k < SPLIT_THRESHOLD) return [{ product: p, thread: 0, size: p.m }];
+  // Where thread t's part of `units` starts: the shares before it, rounded to whole units.
+  const cut = (units: number, t: number) =>
+    t === threads ? units : Math.round(units * shares.slice(0, t).reduce((a, b) => a + b, 0));
+  const out: Band[] = [];
   if (p.m >= TILE_ROWS * threads * 2) {
     // Bands of whole row tiles; A and C move down by the band's first row.
     const tiles = Math.ceil(p.m / TILE_ROWS);
     for (let t = 0; t < threads; t++) {
-      const first = Math.floor((tiles * t) / threads) * TILE_ROWS;
-      const last = Math.min(p.m, Math.floor((tiles * (t + 1)) / threads) * TILE_ROWS);
+      const first = cut(tiles, t) * TILE_ROWS;
+      const last = Math.min(p.m, cut(tiles, t + 1) * TILE_ROWS);
       if (last <= first) continue;
       const aStep = p.layout === "tn" ? 1 : p.lda;
-      out.push({ ...p, m: last - first, a: p.a + 4 * first * aStep, c: p.c + 4 * first * p.ldc });
+      const product = { ...p, m: last - first, a: p.a + 4 * first * aStep, c: p.c + 4 * first * p.ldc };
+      out.push({ product, thread: t, size: last - first });
     }
   } else {
     // Few rows (the output layer, part1's first): bands of columns, in multiples of 8; nt's columns are B's rows.
     const groups = Math.ceil(p.n / 8);
     const bStep = p.layout === "nt" ? p.ldb : 1;
     for (let t = 0; t < threads; t++) {
-      const first = Math.floor((groups * t) / threads) * 8;
-      const last = Math.min(p.n, Math.floor((groups * (t + 1)) / threads) * 8);
+      const first = cut(groups, t) * 8;
+      const last = Math.min(p.n, cut(groups, t + 1) * 8);
       if (last <= first) continue;
-      out.push({ ...p, n: last - first, b: p.b + 4 * first * bStep, c: p.c + 4 * first });
+      out.push({
+        product: { ...p, n: last - first, b: p.b + 4 * first * bStep, c: p.c + 4 * first },
+        thread: t,
+        size: last - first,
+      });
     }
   }
   return out;

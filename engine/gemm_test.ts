@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { type Layout, runProduct } from "./gemm.ts";
+import { type Layout, type MatrixProduct, productBands, runProduct } from "./gemm.ts";
 import { createKernelPool, kernelModuleSource, type KernelPool } from "./kernel_pool.ts";
 import { initBackend, tf } from "./tf.ts";
 import { seededRandom } from "../lib/mod.ts";
@@ -123,4 +123,38 @@ Deno.test("the kernel text is plain WAT with no fused multiply-add when told so"
   assert.match(fused, /f32x4\.relaxed_madd/);
   assert.doesNotMatch(plain, /relaxed/);
   assert.match(plain, /memory 1 65536 shared/);
+});
+
+Deno.test("a product's bands cover its rows (or columns) once, in whole tiles, whatever each thread's share", () => {
+  const base = { layout: "nn" as const, a: 0, lda: 600, b: 0, ldb: 600, c: 0, ldc: 600, accumulate: false };
+  const cases: [MatrixProduct, "m" | "n"][] = [
+    [{ ...base, m: 2048, n: 128, k: 512 }, "m"],
+    [{ ...base, layout: "tn", m: 515, n: 64, k: 300 }, "m"],
+    [{ ...base, m: 5, n: 1030, k: 600 }, "n"], // few rows: bands of columns
+  ];
+  for (const [product, along] of cases) {
+    for (const shares of [[0.5, 0.5], [0.9, 0.1], [0.02, 0.98], [0.3, 0.3, 0.4]]) {
+      const bands = productBands(product, shares);
+      assert.equal(bands.length, shares.length, `${shares}: every thread gets a band of ${product.m}x${product.n}`);
+      let next = 0;
+      for (const band of bands) {
+        const size = along === "m" ? band.product.m : band.product.n;
+        // Each band starts where the last ended: its pointer into C moved by exactly the rows/columns before it.
+        const offset = along === "m" ? next * product.ldc : next;
+        assert.equal(band.product.c, product.c + 4 * offset);
+        assert.equal(band.size, size);
+        if (band !== bands.at(-1)) assert.equal(size % (along === "m" ? 6 : 8), 0, "bands end on whole tiles");
+        next += size;
+      }
+      assert.equal(next, along === "m" ? product.m : product.n);
+      const expected = shares[0] * (along === "m" ? product.m : product.n);
+      const first = along === "m" ? bands[0].product.m : bands[0].product.n;
+      assert.ok(
+        Math.abs(first - expected) <= 8,
+        `${shares}: the first band (${first}) is about its share (${expected})`,
+      );
+    }
+  }
+  const small = productBands({ ...base, m: 10, n: 10, k: 10 }, [0.5, 0.5]);
+  assert.deepEqual(small.map((band) => band.size), [10], "a small product stays whole");
 });

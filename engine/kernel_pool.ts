@@ -92,6 +92,14 @@ export interface KernelPoolOptions {
   noFusedMultiplyAdd?: boolean;
 }
 
+/** Where the threads' time went in jobs split over more than one of them, in milliseconds since the pool started. */
+export interface PoolTimings {
+  /** From handing a split job out to its last part's end, summed over the split jobs. */
+  splitMs: number;
+  /** Per thread (the caller's first), the time it spent in its own parts of them. */
+  busyMs: number[];
+}
+
 /** The compiled kernels bound to one heap, and the threads that share their work. */
 export class KernelPool {
   /** Threads a job can run on (the caller's included). */
@@ -104,12 +112,14 @@ export class KernelPool {
   #control: Int32Array;
   #arguments: Float64Array;
   #helpers: Worker[];
+  #busy: Float64Array;
+  #splitMs = 0;
 
   /** Use {@linkcode createKernelPool}. */
   constructor(
     jobs: ((...args: number[]) => void)[],
     fusedMultiplyAdd: boolean,
-    shared: { control: Int32Array; arguments: Float64Array },
+    shared: { control: Int32Array; arguments: Float64Array; busy: Float64Array },
     helpers: Worker[],
     scratch: number[],
   ) {
@@ -117,6 +127,7 @@ export class KernelPool {
     this.fusedMultiplyAdd = fusedMultiplyAdd;
     this.#control = shared.control;
     this.#arguments = shared.arguments;
+    this.#busy = shared.busy;
     this.#helpers = helpers;
     this.threads = helpers.length + 1;
     this.scratch = scratch;
@@ -124,9 +135,10 @@ export class KernelPool {
 
   /**
    * Runs `job` once per entry of `perThread` (at most {@linkcode threads}), the first on the calling thread,
-   * and returns when all are done. Helpers without an entry do nothing.
+   * and returns when all are done, with the milliseconds each part took when there was more than one (else
+   * an empty list). Helpers without an entry do nothing.
    */
-  run(job: Job, perThread: number[][]): void {
+  run(job: Job, perThread: number[][]): number[] {
     const id = JOBS.indexOf(job);
     if (perThread.length > this.threads) throw new RangeError(`${perThread.length} parts for ${this.threads} threads`);
     if (perThread.length > 1) {
@@ -138,11 +150,14 @@ export class KernelPool {
         this.#arguments[slot] = args ? id : -1;
         if (args) this.#arguments.set(args, slot + 1);
       }
+      const before = Array.from(this.#busy);
+      const started = performance.now();
       Atomics.add(control, START, 1);
       Atomics.notify(control, START);
       try {
         this.#jobs[id](...perThread[0]);
       } finally {
+        this.#busy[0] += performance.now() - started;
         // (| 0: the count wraps around at 2³¹.)
         const helpers = this.#helpers.length;
         let done = Atomics.load(control, FINISHED);
@@ -151,13 +166,23 @@ export class KernelPool {
           else Atomics.pause();
           done = Atomics.load(control, FINISHED);
         }
+        this.#splitMs += performance.now() - started;
       }
       if (Atomics.exchange(control, FAILED, 0) !== 0) {
         throw new Error(`a kernel thread failed in ${job} (an operand outside the heap?)`);
       }
-    } else if (perThread.length === 1) {
-      this.#jobs[id](...perThread[0]);
+      return perThread.map((_, t) => this.#busy[t] - before[t]);
     }
+    if (perThread.length === 1) this.#jobs[id](...perThread[0]);
+    return [];
+  }
+
+  /**
+   * The threads' time in split jobs so far: two readings' difference tells how long a stretch of work kept the
+   * threads waiting for each other (splitMs − busyMs[t] for each thread t).
+   */
+  timings(): PoolTimings {
+    return { splitMs: this.#splitMs, busyMs: Array.from(this.#busy) };
   }
 
   /** Ends the helper threads; jobs then run on the calling thread only. */
@@ -206,13 +231,22 @@ export async function createKernelPool(heap: KernelHeap, options: KernelPoolOpti
   });
   const control = new Int32Array(new SharedArrayBuffer(4 * 3));
   const args = new Float64Array(new SharedArrayBuffer(8 * (MAX_ARGUMENTS + 1) * Math.max(1, threads - 1)));
+  const busy = new Float64Array(new SharedArrayBuffer(8 * threads));
   const helpers: Worker[] = [];
   for (let h = 0; h < threads - 1; h++) {
     const source = `const { parentPort, workerData } = require("node:worker_threads");\n` +
       `(${helperMain})(parentPort, workerData, ${jobTable}, ${fillRandomNormal}, ${SPIN_MS});`;
     const helper = new Worker(source, {
       eval: true,
-      workerData: { memory, module, control: control.buffer, args: args.buffer, slot: h * (MAX_ARGUMENTS + 1) },
+      workerData: {
+        memory,
+        module,
+        control: control.buffer,
+        args: args.buffer,
+        busy: busy.buffer,
+        slot: h * (MAX_ARGUMENTS + 1),
+        thread: h + 1,
+      },
     });
     await new Promise<void>((resolve, reject) => {
       helper.once("message", () => resolve());
@@ -225,7 +259,7 @@ export async function createKernelPool(heap: KernelHeap, options: KernelPoolOpti
   return new KernelPool(
     jobTable(instance, memory, fillRandomNormal),
     fusedMultiplyAdd,
-    { control, arguments: args },
+    { control, arguments: args, busy },
     helpers,
     scratch,
   );
@@ -270,16 +304,19 @@ function helperMain(
     module: WebAssembly.Module;
     control: SharedArrayBuffer;
     args: SharedArrayBuffer;
+    busy: SharedArrayBuffer;
     slot: number;
+    thread: number;
   },
   table: typeof jobTable,
   fill: typeof fillRandomNormal,
   spinMs: number,
 ): void {
-  const { memory, slot } = workerData;
+  const { memory, slot, thread } = workerData;
   const jobs = table(new WebAssembly.Instance(workerData.module, { env: { memory } }), memory, fill);
   const control = new Int32Array(workerData.control);
   const args = new Float64Array(workerData.args);
+  const busy = new Float64Array(workerData.busy);
   let seen = Atomics.load(control, 0);
   parentPort.postMessage("ready");
   while (true) {
@@ -291,11 +328,13 @@ function helperMain(
     seen = Atomics.load(control, 0);
     const job = args[slot];
     if (job >= 0) {
+      const started = performance.now();
       try {
         jobs[job](...args.subarray(slot + 1, slot + 14));
       } catch {
         Atomics.store(control, 2, 1);
       }
+      busy[thread] += performance.now() - started;
     }
     Atomics.add(control, 1, 1);
     Atomics.notify(control, 1);

@@ -32,6 +32,7 @@ export { type AdamKernel, adamKernel, type AdamKernelArgs, fourFloatRanges } fro
 export { type Ceilings, measureCeilings } from "./ceilings.ts";
 export { transpose2d } from "./transpose.ts";
 export { logProducts, type ProductRecord } from "./gemm.ts";
+export { type PoolTimings } from "./kernel_pool.ts";
 export {
   CHUNK_SIZE,
   chunkRanges,
