@@ -97,8 +97,11 @@ function learnShares(rates: number[]): void {
 
 /** One thread's band of a product: the product it computes and how many rows or columns it has. */
 export interface Band {
+  /** The band as a product of its own (pointers moved to its first row or column). */
   product: MatrixProduct;
+  /** The thread it is cut for (its scratch buffer's index). */
   thread: number;
+  /** Its rows, or its columns when the product is cut into columns. */
   size: number;
 }
 
