@@ -76,6 +76,11 @@ export function logProducts(log: ProductRecord[] | null): void {
 let shares: number[] = [];
 /** Weight of the latest product in the average. */
 const SHARE_RATE = 0.2;
+/**
+ * The least share a thread keeps, as a fraction of an equal one: a thread that stalled in a run of products
+ * (descheduled by the host) must keep a band, or it would never be timed again and never win its share back.
+ */
+const LEAST_SHARE = 0.25;
 
 /** Computes one product on `pool`, split into bands of rows (or of columns when there are few rows). */
 export function runProduct(pool: KernelPool, p: MatrixProduct): void {
@@ -84,15 +89,21 @@ export function runProduct(pool: KernelPool, p: MatrixProduct): void {
   const parts = productBands(p, shares);
   const ms = pool.run(`gemm_${p.layout}`, parts.map((band) => argumentsOf(band.product, pool.scratch[band.thread])));
   productLog?.push({ layout: p.layout, m: p.m, n: p.n, k: p.k, ms: performance.now() - start });
-  if (parts.length === shares.length) learnShares(parts.map((band, t) => band.size / ms[t]));
+  if (parts.length === shares.length) shares = nextShares(shares, parts.map((band, t) => band.size / ms[t]));
 }
 
-/** Moves the shares toward the threads' latest rates (rows or columns per ms). */
-function learnShares(rates: number[]): void {
+/**
+ * The threads' shares moved toward their latest rates (rows or columns per ms, one per thread), none below
+ * {@linkcode LEAST_SHARE} of an equal share, summing to 1.
+ */
+export function nextShares(shares: number[], rates: number[]): number[] {
   // A part too quick to time (or a thread that got none) says nothing about its thread.
-  if (!rates.every((rate) => Number.isFinite(rate) && rate > 0)) return;
+  if (!rates.every((rate) => Number.isFinite(rate) && rate > 0)) return shares;
   const total = rates.reduce((a, b) => a + b);
-  shares = shares.map((share, t) => (1 - SHARE_RATE) * share + SHARE_RATE * rates[t] / total);
+  const least = LEAST_SHARE / shares.length;
+  const moved = shares.map((share, t) => Math.max(least, (1 - SHARE_RATE) * share + SHARE_RATE * rates[t] / total));
+  const sum = moved.reduce((a, b) => a + b);
+  return moved.map((share) => share / sum);
 }
 
 /** One thread's band of a product: the product it computes and how many rows or columns it has. */
