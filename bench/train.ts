@@ -1,7 +1,8 @@
 /**
  * Training speed: samples/s of part1, part3 (51,529 inputs) and residual-MLP (3,072) steps on synthetic batches,
  * split into input upload, each kind of product (GFLOP/s against the machine's WASM ceilings, engine/ceilings.ts),
- * the optimizer (GB/s) and the rest, with peak memory. Part of `deno task bench`.
+ * the optimizer (GB/s) and the rest, with peak memory and how long the threads waited for each other. Part of
+ * `deno task bench`.
  *
  * When a python3 on the machine can import torch, the same step also runs in PyTorch with the same number of
  * threads, three ways: fully tuned (glibc keeping freed memory and OpenMP's threads sleeping rather than spinning,
