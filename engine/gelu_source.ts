@@ -63,9 +63,12 @@ function biasGeluFunction(): string {
     );
   // e = exp(x) for x ≤ 0 (clamped at −87, where it is ~1.6e-38 and 2ⁿ is still a normal float), as Cephes'
   // expf: x = n·ln2 + r with |r| ≤ ln2/2 (ln2 split in two so n·ln2 is exact), e^r by its polynomial, 2ⁿ built
-  // in the exponent bits. Relative error ~1e-7.
+  // in the exponent bits. Relative error ~1e-7. Two x86-friendly spellings of the same values: pmax (one
+  // instruction; max's NaN and ±0 rules cost seven, and x is never NaN unless u is), and n + 127 put in the low
+  // bits of 1.5·2²³'s mantissa by a float add (exact for n in [−126, 0]) instead of a saturating conversion (six
+  // instructions): the shift by 23 then leaves just n + 127 in the exponent field.
   const expOfX = `
-        (local.set $x (f32x4.max (local.get $x) ${splat(-87)}))
+        (local.set $x (f32x4.pmax (local.get $x) ${splat(-87)}))
         (local.set $n (f32x4.nearest (f32x4.mul (local.get $x) ${splat(Math.LOG2E)})))
         (local.set $r (f32x4.sub (f32x4.sub (local.get $x) (f32x4.mul (local.get $n) ${splat(0.693359375)}))
           (f32x4.mul (local.get $n) ${splat(-2.12194440e-4)})))
@@ -73,8 +76,7 @@ function biasGeluFunction(): string {
           (f32x4.add (f32x4.add (f32x4.mul ${
     horner("$r", [1.9875691500e-4, 1.3981999507e-3, 8.3334519073e-3, 4.1665795894e-2, 1.6666665459e-1, 5.0000001201e-1])
   } (f32x4.mul (local.get $r) (local.get $r))) (local.get $r)) ${splat(1)})
-          (i32x4.shl (i32x4.add (i32x4.trunc_sat_f32x4_s (local.get $n)) (i32x4.splat (i32.const 127)))
-            (i32.const 23))))`;
+          (i32x4.shl (f32x4.add (local.get $n) ${splat(12582912 + 127)}) (i32.const 23))))`;
   /** GELU of the vector at byte $at of z into a and d: four values, or (`four` false) the first lane only. */
   const geluAt = (four: boolean) => {
     const load = four ? "v128.load" : "v128.load32_zero";
