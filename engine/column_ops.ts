@@ -30,7 +30,10 @@ export function biasGelu(z: tf.Tensor2D, bias: tf.Tensor2D): { a: tf.Tensor2D; d
   }
   const pointers = [z, bias, a, derivative].map(tensorPointer);
   const threads = threadsFor(pool, z.size, rows);
-  pool.run("bias_gelu", ranges(rows, threads).map(([first, last]) => [...pointers, rows, columns, first, last]));
+  pool.run(
+    "bias_gelu",
+    pool.partition(rows, threads).map(([first, last]) => [...pointers, rows, columns, first, last]),
+  );
   return { a, derivative };
 }
 
@@ -50,7 +53,7 @@ export function multiplyWithRowSums(x: tf.Tensor2D, y: tf.Tensor2D): { product: 
   const sums = emptyTensor<tf.Rank.R2>([rows, 1]);
   const pointers = [x, y, product, sums].map(tensorPointer);
   const threads = threadsFor(pool, x.size, rows);
-  pool.run("multiply_rows", ranges(rows, threads).map(([first, last]) => [...pointers, columns, first, last]));
+  pool.run("multiply_rows", pool.partition(rows, threads).map(([first, last]) => [...pointers, columns, first, last]));
   return { product, sums };
 }
 
@@ -86,15 +89,6 @@ function threadsFor(pool: KernelPool, size: number, parts: number): number {
   return size < SPLIT_THRESHOLD ? 1 : Math.max(1, Math.min(pool.threads, parts));
 }
 
-/** [first, last) of `count` items for each of `threads`, cut at multiples of `step`. */
-function ranges(count: number, threads: number, step = 1): [number, number][] {
-  const groups = Math.ceil(count / step);
-  return Array.from({ length: threads }, (_, t) => [
-    Math.min(count, Math.floor((groups * t) / threads) * step),
-    Math.min(count, Math.floor((groups * (t + 1)) / threads) * step),
-  ]);
-}
-
 /**
  * Σ over each row of x [rows, columns] (a bias's gradient from dZ), [rows, 1]: the kernel module's row_sums on
  * the pool (float64 sums), tfjs' sum on the cpu backend.
@@ -106,7 +100,7 @@ export function rowSums(x: tf.Tensor2D): tf.Tensor2D {
   const sums = emptyTensor<tf.Rank.R2>([rows, 1]);
   const [xs, out] = [tensorPointer(x), tensorPointer(sums)];
   const threads = threadsFor(pool, x.size, rows);
-  pool.run("row_sums", ranges(rows, threads).map(([first, last]) => [xs, 0, out, 0, columns, first, last]));
+  pool.run("row_sums", pool.partition(rows, threads).map(([first, last]) => [xs, 0, out, 0, columns, first, last]));
   return sums;
 }
 
@@ -130,7 +124,7 @@ export function layerNormColumns(
     const threads = threadsFor(pool, h.size, Math.ceil(columns / 4));
     pool.run(
       "layer_norm",
-      ranges(columns, threads, 4).map(([c0, c1]) => [...pointers, rows, columns, c0, c1, epsilon]),
+      pool.partition(columns, threads, 4).map(([c0, c1]) => [...pointers, rows, columns, c0, c1, epsilon]),
     );
     return { y, xhat, inv };
   }
@@ -180,7 +174,7 @@ export function layerNormColumnsBackward(
     const [dBetaAt, dGammaAt] = [dBeta, dGamma].map(tensorPointer);
     pool.run(
       "row_sums",
-      ranges(rows, threadsFor(pool, dy.size, rows)).map(([first, last]) => [
+      pool.partition(rows, threadsFor(pool, dy.size, rows)).map(([first, last]) => [
         dyAt,
         xhatAt,
         dBetaAt,
@@ -192,7 +186,7 @@ export function layerNormColumnsBackward(
     );
     pool.run(
       "layer_norm_back_columns",
-      ranges(columns, threadsFor(pool, dy.size, Math.ceil(columns / 4)), 4).map(([c0, c1]) => [
+      pool.partition(columns, threadsFor(pool, dy.size, Math.ceil(columns / 4)), 4).map(([c0, c1]) => [
         dyAt,
         xhatAt,
         invAt,

@@ -7,7 +7,7 @@
  * they reach ~14 GFLOP/s per core, these ~35-45 (see docs/speed.md).
  * @module
  */
-import type { KernelPool } from "./kernel_pool.ts";
+import { type KernelPool, partition } from "./kernel_pool.ts";
 import { TILE_ROWS } from "./gemm_source.ts";
 
 /** How the operands are stored: "nn" A [m×k], B [k×n]; "tn" A as [k×m]; "nt" B as [n×k] (dot products). */
@@ -66,44 +66,14 @@ export function logProducts(log: ProductRecord[] | null): void {
   productLog = log;
 }
 
-/**
- * Each thread's share of a product's rows (or columns), the calling thread's first: an exponential average of
- * how fast each ran its band of the products before. Equal bands kept the threads waiting for each other 9-10%
- * of their time in a residual-MLP step: the calling thread, which also runs the step's JavaScript, ran its
- * band ~10% slower than its helper did, and a shared host slows either core for seconds at a time. Where a
- * band starts changes no result: each element of C is one thread's sum, in the same order.
- */
-let shares: number[] = [];
-/** Weight of the latest product in the average. */
-const SHARE_RATE = 0.2;
-/**
- * The least share a thread keeps, as a fraction of an equal one: a thread that stalled in a run of products
- * (descheduled by the host) must keep a band, or it would never be timed again and never win its share back.
- */
-const LEAST_SHARE = 0.25;
-
 /** Computes one product on `pool`, split into bands of rows (or of columns when there are few rows). */
 export function runProduct(pool: KernelPool, p: MatrixProduct): void {
   const start = productLog ? performance.now() : 0;
-  if (shares.length !== pool.threads) shares = Array(pool.threads).fill(1 / pool.threads);
-  const parts = productBands(p, shares);
+  // Bands as wide as each thread's share; each band's rows (or columns) per ms then teach the pool the shares.
+  const parts = productBands(p, pool.shares);
   const ms = pool.run(`gemm_${p.layout}`, parts.map((band) => argumentsOf(band.product, pool.scratch[band.thread])));
   productLog?.push({ layout: p.layout, m: p.m, n: p.n, k: p.k, ms: performance.now() - start });
-  if (parts.length === shares.length) shares = nextShares(shares, parts.map((band, t) => band.size / ms[t]));
-}
-
-/**
- * The threads' shares moved toward their latest rates (rows or columns per ms, one per thread), none below
- * {@linkcode LEAST_SHARE} of an equal share, summing to 1.
- */
-export function nextShares(shares: number[], rates: number[]): number[] {
-  // A part too quick to time (or a thread that got none) says nothing about its thread.
-  if (!rates.every((rate) => Number.isFinite(rate) && rate > 0)) return shares;
-  const total = rates.reduce((a, b) => a + b);
-  const least = LEAST_SHARE / shares.length;
-  const moved = shares.map((share, t) => Math.max(least, (1 - SHARE_RATE) * share + SHARE_RATE * rates[t] / total));
-  const sum = moved.reduce((a, b) => a + b);
-  return moved.map((share) => share / sum);
+  if (parts.length === pool.threads) pool.learnShares(parts.map((band, t) => band.size / ms[t]));
 }
 
 /** One thread's band of a product: the product it computes and how many rows or columns it has. */
@@ -123,34 +93,22 @@ export interface Band {
 export function productBands(p: MatrixProduct, shares: number[]): Band[] {
   const threads = shares.length;
   if (threads === 1 || p.m * p.n * p.k < SPLIT_THRESHOLD) return [{ product: p, thread: 0, size: p.m }];
-  // Where thread t's part of `units` starts: the shares before it, rounded to whole units.
-  const cut = (units: number, t: number) =>
-    t === threads ? units : Math.round(units * shares.slice(0, t).reduce((a, b) => a + b, 0));
   const out: Band[] = [];
   if (p.m >= TILE_ROWS * threads * 2) {
     // Bands of whole row tiles; A and C move down by the band's first row.
-    const tiles = Math.ceil(p.m / TILE_ROWS);
-    for (let t = 0; t < threads; t++) {
-      const first = cut(tiles, t) * TILE_ROWS;
-      const last = Math.min(p.m, cut(tiles, t + 1) * TILE_ROWS);
+    const aStep = p.layout === "tn" ? 1 : p.lda;
+    for (const [t, [first, last]] of partition(p.m, shares, threads, TILE_ROWS).entries()) {
       if (last <= first) continue;
-      const aStep = p.layout === "tn" ? 1 : p.lda;
       const product = { ...p, m: last - first, a: p.a + 4 * first * aStep, c: p.c + 4 * first * p.ldc };
       out.push({ product, thread: t, size: last - first });
     }
   } else {
     // Few rows (the output layer, part1's first): bands of columns, in multiples of 8; nt's columns are B's rows.
-    const groups = Math.ceil(p.n / 8);
     const bStep = p.layout === "nt" ? p.ldb : 1;
-    for (let t = 0; t < threads; t++) {
-      const first = cut(groups, t) * 8;
-      const last = Math.min(p.n, cut(groups, t + 1) * 8);
+    for (const [t, [first, last]] of partition(p.n, shares, threads, 8).entries()) {
       if (last <= first) continue;
-      out.push({
-        product: { ...p, n: last - first, b: p.b + 4 * first * bStep, c: p.c + 4 * first },
-        thread: t,
-        size: last - first,
-      });
+      const product = { ...p, n: last - first, b: p.b + 4 * first * bStep, c: p.c + 4 * first };
+      out.push({ product, thread: t, size: last - first });
     }
   }
   return out;

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { type Layout, type MatrixProduct, nextShares, productBands, runProduct } from "./gemm.ts";
+import { type Layout, type MatrixProduct, productBands, runProduct } from "./gemm.ts";
 import { createKernelPool, kernelModuleSource, type KernelPool } from "./kernel_pool.ts";
 import { initBackend, tf } from "./tf.ts";
 import { seededRandom } from "../lib/mod.ts";
@@ -157,34 +157,4 @@ Deno.test("a product's bands cover its rows (or columns) once, in whole tiles, w
   }
   const small = productBands({ ...base, m: 10, n: 10, k: 10 }, [0.5, 0.5]);
   assert.deepEqual(small.map((band) => band.size), [10], "a small product stays whole");
-});
-
-Deno.test("each thread's share follows its measured speed, and a stalled thread keeps a band", () => {
-  let shares = [0.5, 0.5];
-  // The calling thread runs its rows 10% slower: its share settles where both take the same time.
-  for (let i = 0; i < 60; i++) shares = nextShares(shares, [0.9, 1]);
-  assert.ok(Math.abs(shares[0] - 0.9 / 1.9) < 1e-6, `${shares}`);
-  assert.ok(Math.abs(shares[0] + shares[1] - 1) < 1e-12);
-  // A helper stalled through many products still gets about an eighth of the rows, so it is timed again.
-  for (let i = 0; i < 100; i++) shares = nextShares(shares, [1, 1e-6]);
-  assert.ok(shares[1] > 0.1 && shares[1] < 0.13, `about an eighth: ${shares}`);
-  const bands = productBands({
-    layout: "nn",
-    m: 2048,
-    n: 128,
-    k: 512,
-    a: 0,
-    lda: 512,
-    b: 0,
-    ldb: 128,
-    c: 0,
-    ldc: 128,
-    accumulate: false,
-  }, shares);
-  assert.equal(bands.length, 2);
-  // Back to speed, it wins its share back.
-  for (let i = 0; i < 60; i++) shares = nextShares(shares, [1, 1]);
-  assert.ok(Math.abs(shares[1] - 0.5) < 1e-3, `${shares}`);
-  // Parts too quick to time leave the shares as they were.
-  assert.deepEqual(nextShares([0.3, 0.7], [Infinity, 2]), [0.3, 0.7]);
 });

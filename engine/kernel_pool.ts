@@ -100,6 +100,45 @@ export interface PoolTimings {
   busyMs: number[];
 }
 
+/** Weight of the latest measurement in a thread's average speed. */
+const SHARE_RATE = 0.2;
+/**
+ * The least share a thread keeps, as a fraction of an equal one: a thread that stalled in a run of jobs
+ * (descheduled by the host) must keep some work, or it would never be timed again and never win its share back.
+ */
+const LEAST_SHARE = 0.25;
+
+/**
+ * The threads' shares moved toward their latest rates (work per ms, one per thread), none below
+ * {@linkcode LEAST_SHARE} of an equal share, summing to 1.
+ */
+export function nextShares(shares: number[], rates: number[]): number[] {
+  // A part too quick to time (or a thread that got none) says nothing about its thread.
+  if (!rates.every((rate) => Number.isFinite(rate) && rate > 0)) return shares;
+  const total = rates.reduce((a, b) => a + b);
+  const least = LEAST_SHARE / shares.length;
+  const moved = shares.map((share, t) => Math.max(least, (1 - SHARE_RATE) * share + SHARE_RATE * rates[t] / total));
+  const sum = moved.reduce((a, b) => a + b);
+  return moved.map((share) => share / sum);
+}
+
+/**
+ * [first, last) of `count` items for each of `parts` threads, cut at multiples of `step` (the last part takes the
+ * rest), each thread's as long as its share (`shares`, summing to 1; equal parts when there are fewer parts than
+ * shares).
+ */
+export function partition(count: number, shares: number[], parts: number, step = 1): [number, number][] {
+  const groups = Math.ceil(count / step);
+  const weights = parts === shares.length ? shares : Array<number>(parts).fill(1 / parts);
+  let before = 0;
+  return weights.map((share, t) => {
+    const first = Math.min(count, Math.round(groups * before) * step);
+    before += share;
+    const last = t === parts - 1 ? count : Math.min(count, Math.round(groups * before) * step);
+    return [first, last];
+  });
+}
+
 /** The compiled kernels bound to one heap, and the threads that share their work. */
 export class KernelPool {
   /** Threads a job can run on (the caller's included). */
@@ -114,6 +153,7 @@ export class KernelPool {
   #helpers: Worker[];
   #busy: Float64Array;
   #splitMs = 0;
+  #shares: number[];
 
   /** Use {@linkcode createKernelPool}. */
   constructor(
@@ -131,6 +171,28 @@ export class KernelPool {
     this.#helpers = helpers;
     this.threads = helpers.length + 1;
     this.scratch = scratch;
+    this.#shares = Array(this.threads).fill(1 / this.threads);
+  }
+
+  /**
+   * Each thread's share of a job's work, the caller's first: an exponential average of how fast each ran its
+   * part of the products before (products report it, {@linkcode learnShares}). Equal parts kept the threads
+   * waiting for each other 9-10% of their time in a residual-MLP step: the calling thread, which also runs the
+   * step's JavaScript, ran its part ~10% slower than its helper did, and a shared host slows either core for
+   * seconds at a time. Where a part starts changes no result: every job's parts compute disjoint outputs.
+   */
+  get shares(): number[] {
+    return this.#shares;
+  }
+
+  /** Moves the shares toward the threads' latest rates (work per ms, one per thread). */
+  learnShares(rates: number[]): void {
+    if (rates.length === this.threads) this.#shares = nextShares(this.#shares, rates);
+  }
+
+  /** [first, last) of `count` items for `parts` of the threads, in multiples of `step`, by {@linkcode shares}. */
+  partition(count: number, parts: number, step = 1): [number, number][] {
+    return partition(count, this.#shares, parts, step);
   }
 
   /**

@@ -15,20 +15,13 @@ export function transpose2d(x: tf.Tensor2D): tf.Tensor2D {
   if (x.dtype !== "float32") throw new TypeError("transpose2d() needs a float32 tensor");
   const [rows, columns] = x.shape;
   const out = uninitializedTensor<tf.Rank.R2>([columns, rows]);
-  // Bands of whole blocks of four rows, one per thread.
+  // Bands of whole blocks of four rows, one per thread, each as wide as its thread's share.
   const blocks = Math.ceil(rows / 4);
   const threads = x.size < SPLIT_THRESHOLD ? 1 : Math.min(pool.threads, blocks);
   const source = tensorPointer(x), target = tensorPointer(out);
   pool.run(
     "transpose",
-    Array.from({ length: threads }, (_, t) => [
-      source,
-      rows,
-      columns,
-      target,
-      Math.floor((blocks * t) / threads) * 4,
-      Math.min(rows, Math.floor((blocks * (t + 1)) / threads) * 4),
-    ]),
+    pool.partition(rows, threads, 4).map(([first, last]) => [source, rows, columns, target, first, last]),
   );
   return out;
 }

@@ -47,23 +47,19 @@ export type AdamKernel = (args: AdamKernelArgs) => void;
 const SPLIT_THRESHOLD = 1 << 16;
 
 /**
- * The ranges [first, last) of `count` floats a per-element kernel gives each of the pool's threads: whole groups
- * of four (the kernels' vector width), one range per thread for big tensors, one range in all for small ones;
- * the last `count % 4` floats are left to the caller.
+ * The ranges [first, last) of `count` floats a per-element kernel gives the pool's threads: whole groups of four
+ * (the kernels' vector width), one range per thread for big tensors (each as long as its thread's share), one
+ * range in all for small ones; the last `count % 4` floats are left to the caller.
  */
-export function fourFloatRanges(count: number, threads: number): [number, number][] {
-  const groups = count >> 2;
-  const parts = groups * 4 < SPLIT_THRESHOLD ? 1 : threads;
-  return Array.from({ length: parts }, (_, t) => [
-    Math.floor((groups * t) / parts) * 4,
-    Math.floor((groups * (t + 1)) / parts) * 4,
-  ]);
+export function fourFloatRanges(count: number, pool: KernelPool): [number, number][] {
+  const whole = count - (count & 3);
+  return pool.partition(whole, whole < SPLIT_THRESHOLD ? 1 : pool.threads, 4);
 }
 
 /** The kernel running on `pool`: big tensors are cut into one range per thread (multiples of 4 floats). */
 export function adamKernel(pool: KernelPool): AdamKernel {
   return (a) => {
-    const perThread = fourFloatRanges(a.count, pool.threads).map(([first, last]) => {
+    const perThread = fourFloatRanges(a.count, pool).map(([first, last]) => {
       const at = (pointer: number) => pointer + 4 * first;
       return [
         at(a.weights),

@@ -70,7 +70,7 @@ export class WeightAverage {
       let start = 0;
       if (pool && this.#heap) {
         // Whole groups of four on the pool's threads, one range each; the rest below.
-        const ranges = fourFloatRanges(a.length, pool.threads);
+        const ranges = fourFloatRanges(a.length, pool);
         pool.run(
           "ema",
           ranges.map((
