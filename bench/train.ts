@@ -355,8 +355,9 @@ async function benchThreads(
         [model, String(batch), String(info.threads), String(BENCH_INPUTS[model])],
         { ...cores, ...PYTORCH_ALLOCATORS[0].env },
       );
+      const torchGflops = sgemm ? Number(sgemm[0]) : NaN;
       if (sgemm && ceilings) {
-        const gflops = Number(sgemm[0]);
+        const gflops = torchGflops;
         console.log(
           `    PyTorch's own products for this step (torch.mm, OpenBLAS, fully tuned, best of 5): ${
             gflops.toFixed(1)
@@ -374,6 +375,9 @@ async function benchThreads(
             `${allocator.name}): ${median(samples).toFixed(1)} samples/s -> ratio ${median(ratios).toFixed(2)} ` +
             `(runs side by side: ${ratios.map((x) => x.toFixed(2)).join(", ")})`,
         );
+      }
+      if (ceilings && peers[0].samples.length > 0) {
+        console.log(describeBound(r, ceilings, torchGflops, median(peers[0].samples)));
       }
     }
   }
@@ -437,6 +441,25 @@ function describeSplit(r: TrainBenchResult, ceilings: Ceilings): string {
       (100 * (split.restMs + r.ms.input) / r.ms.total).toFixed(0)
     }% of the step` +
     (r.threads ? `\n      ${describeThreads(r.threads)}` : "");
+}
+
+/**
+ * The most this step could give here: its products at the product kernel's own ceiling (beside PyTorch's own
+ * products, timed alone) and the optimizer at the in-place bandwidth, nothing else. The ceilings are the run's
+ * highest; a loaded host slows the PyTorch run beside them, so they compare best in a quiet hour.
+ */
+function describeBound(r: TrainBenchResult, ceilings: Ceilings, torchGflops: number, torchSamples: number): string {
+  const productMs = r.productFlops / ceilings.product.allThreads / 1e6;
+  const optimizerMs = r.optimizerBytes / ceilings.update.allThreads / 1e6;
+  const most = (r.batchSize * 1000) / (productMs + optimizerMs);
+  const theirs = Number.isFinite(torchGflops)
+    ? ` (PyTorch's own: ${(r.productFlops / torchGflops / 1e6).toFixed(1)})`
+    : "";
+  return `    the ceiling here: this step's products at the product kernel's own ${
+    ceilings.product.allThreads.toFixed(1)
+  } GFLOP/s take ${productMs.toFixed(1)} ms${theirs}, the optimizer at ${ceilings.update.allThreads.toFixed(1)} GB/s ` +
+    `${optimizerMs.toFixed(1)} ms: with nothing else, at most ${most.toFixed(0)} samples/s (the fully tuned PyTorch ` +
+    `beside us: ${torchSamples.toFixed(1)})`;
 }
 
 /** How long the threads waited for each other in the jobs split over them (a static split waits for the slower). */
