@@ -252,6 +252,7 @@ export class KernelPool {
     for (const helper of this.#helpers) helper.terminate();
     this.#helpers = [];
     (this as { threads: number }).threads = 1;
+    this.#shares = [1];
   }
 }
 

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { nextShares, partition } from "./kernel_pool.ts";
-import { productBands } from "./gemm.ts";
+import { createKernelPool, nextShares, partition } from "./kernel_pool.ts";
+import { productBands, runProduct } from "./gemm.ts";
 
 Deno.test("partition cuts a job's items once, in whole steps, each thread's part as long as its share", () => {
   for (const [count, step] of [[2048, 6], [515, 4], [13, 4], [3, 4], [0, 1]]) {
@@ -50,4 +50,31 @@ Deno.test("each thread's share follows its measured speed, and a stalled thread 
   assert.ok(Math.abs(shares[1] - 0.5) < 1e-3, `${shares}`);
   // Parts too quick to time leave the shares as they were.
   assert.deepEqual(nextShares([0.3, 0.7], [Infinity, 2]), [0.3, 0.7]);
+});
+
+Deno.test("a pool whose helpers have ended runs every product on the calling thread", async () => {
+  const memory = new WebAssembly.Memory({ initial: 64, maximum: 64, shared: true });
+  let top = memory.buffer.byteLength;
+  const pool = await createKernelPool({ memory, malloc: (bytes) => (top -= bytes) }, { threads: 2 });
+  pool.learnShares([1, 3]);
+  pool.dispose();
+  assert.equal(pool.threads, 1);
+  assert.deepEqual(pool.shares, [1]);
+  // Big enough to be split on two threads: A 128x64 at 0, B 64x64 after it, C after that, all ones.
+  const [m, n, k] = [128, 64, 64];
+  const floats = new Float32Array(memory.buffer, 0, m * k + k * n + m * n).fill(1);
+  runProduct(pool, {
+    layout: "nn",
+    m,
+    n,
+    k,
+    a: 0,
+    lda: k,
+    b: 4 * m * k,
+    ldb: n,
+    c: 4 * (m * k + k * n),
+    ldc: n,
+    accumulate: false,
+  });
+  assert.ok(floats.subarray(m * k + k * n).every((value) => value === k), "C = A·B on the calling thread");
 });
