@@ -146,9 +146,9 @@ export function benchTrainStep(
   let peak = 0;
   const products: ProductRecord[] = [];
   const pool = kernelPool();
-  let timings = pool?.timings();
+  let before: PoolTimings | undefined; // the threads' time so far, read as the timed steps begin
   for (let step = 0; step < steps + 2; step++) {
-    if (step === 2) timings = pool?.timings();
+    if (step === 2) before = pool?.timings();
     logProducts(step >= 2 ? products : null);
     const t0 = performance.now();
     const chunks = ranges.map(([a, b]) =>
@@ -172,10 +172,10 @@ export function benchTrainStep(
     }
   }
   const after = pool?.timings();
-  const threads = pool && pool.threads > 1 && timings && after
+  const threads = pool && pool.threads > 1 && before && after
     ? {
-      splitMs: (after.splitMs - timings.splitMs) / steps,
-      busyMs: after.busyMs.map((ms, t) => (ms - timings!.busyMs[t]) / steps),
+      splitMs: (after.splitMs - before.splitMs) / steps,
+      busyMs: after.busyMs.map((ms, t) => (ms - before.busyMs[t]) / steps),
     }
     : null;
   // Adam and AdamW read weight, gradient and both moments and write back weight and moments: 7 floats each.
@@ -357,12 +357,11 @@ async function benchThreads(
       );
       const torchGflops = sgemm ? Number(sgemm[0]) : NaN;
       if (sgemm && ceilings) {
-        const gflops = torchGflops;
         console.log(
           `    PyTorch's own products for this step (torch.mm, OpenBLAS, fully tuned, best of 5): ${
-            gflops.toFixed(1)
+            torchGflops.toFixed(1)
           } GFLOP/s = ` +
-            `${(gflops / ceilings.fma.allThreads).toFixed(2)}x the WASM multiply-add ceiling`,
+            `${(torchGflops / ceilings.fma.allThreads).toFixed(2)}x the WASM multiply-add ceiling`,
         );
       }
       for (const { allocator, samples, ratios } of peers) {
@@ -462,7 +461,7 @@ function describeBound(r: TrainBenchResult, ceilings: Ceilings, torchGflops: num
     `beside us: ${torchSamples.toFixed(1)})`;
 }
 
-/** How long the threads waited for each other in the jobs split over them (a static split waits for the slower). */
+/** How long the threads waited for each other in the jobs split over them (each job waits for its slowest part). */
 function describeThreads({ splitMs, busyMs }: PoolTimings): string {
   const waiting = busyMs.reduce((sum, busy) => sum + Math.max(0, splitMs - busy), 0);
   return `threads: the jobs split over ${busyMs.length} threads took ${splitMs.toFixed(1)} ms a step, each thread ` +

@@ -73,7 +73,7 @@ export function runProduct(pool: KernelPool, p: MatrixProduct): void {
   const parts = productBands(p, pool.shares);
   const ms = pool.run(`gemm_${p.layout}`, parts.map((band) => argumentsOf(band.product, pool.scratch[band.thread])));
   productLog?.push({ layout: p.layout, m: p.m, n: p.n, k: p.k, ms: performance.now() - start });
-  if (parts.length === pool.threads) pool.learnShares(parts.map((band, t) => band.size / ms[t]));
+  pool.learnShares(parts.map((band, t) => band.size / ms[t]));
 }
 
 /** One thread's band of a product: the product it computes and how many rows or columns it has. */

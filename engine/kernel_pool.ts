@@ -185,7 +185,7 @@ export class KernelPool {
     return this.#shares;
   }
 
-  /** Moves the shares toward the threads' latest rates (work per ms, one per thread). */
+  /** Moves the shares toward the threads' latest rates (work per ms); a job not cut for every thread says nothing. */
   learnShares(rates: number[]): void {
     if (rates.length === this.threads) this.#shares = nextShares(this.#shares, rates);
   }
